@@ -1,0 +1,80 @@
+"""The payload store port: bytes, content-addressed by SHA-256, per tenant."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Iterable
+
+from artifact_plane.models import StoredPayload
+
+CHUNK_SIZE = 1024 * 1024
+
+
+async def iter_chunks(data: bytes, size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+    """Yield ``data`` in chunks (so bytes and streams share one write path)."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+class PayloadStore(abc.ABC):
+    """Where payload bytes live (local directory, GCS, memory).
+
+    Keys are ``tenants/{tenant}/sha256/{aa}/{bb}/{digest}``; identical bytes are
+    stored once per tenant and never shared across tenants.
+    """
+
+    @abc.abstractmethod
+    async def put_stream(
+        self,
+        tenant: str,
+        chunks: AsyncIterator[bytes] | Iterable[bytes],
+        *,
+        max_size: int | None = None,
+        expected_sha256: str | None = None,
+    ) -> StoredPayload:
+        """Store a stream, computing its digest while writing; durable on return.
+
+        Writing a digest that is already stored keeps the stored copy.
+
+        Raises:
+            InvalidInputError: more than ``max_size`` bytes, or the digest is
+                not ``expected_sha256``. Nothing is left behind.
+            BackendUnavailableError: the store cannot be reached.
+        """
+
+    @abc.abstractmethod
+    def open(
+        self, tenant: str, sha256: str, *, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        """Stream a payload (or a byte range of it) in chunks.
+
+        Raises:
+            NotFoundError: no such payload for this tenant (raised on first iteration).
+        """
+
+    @abc.abstractmethod
+    async def stat(self, tenant: str, sha256: str) -> StoredPayload | None:
+        """What is stored under the digest, or None."""
+
+    @abc.abstractmethod
+    async def delete(self, tenant: str, sha256: str) -> bool:
+        """Remove a payload; True when something was removed (idempotent)."""
+
+    @abc.abstractmethod
+    def scan(self) -> AsyncIterator[StoredPayload]:
+        """Every stored payload of every tenant (for garbage collection)."""
+
+    async def ping(self) -> None:
+        """Check the store answers (Raises: BackendUnavailableError)."""
+
+    async def close(self) -> None:
+        """Release clients."""
+
+    async def put_bytes(self, tenant: str, data: bytes, *, max_size: int | None = None) -> StoredPayload:
+        """Store ``data`` (built on :meth:`put_stream`)."""
+        return await self.put_stream(tenant, iter_chunks(data), max_size=max_size)
+
+    async def get_bytes(self, tenant: str, sha256: str) -> bytes:
+        """The whole payload in memory (built on :meth:`open`)."""
+        parts = [chunk async for chunk in self.open(tenant, sha256)]
+        return b"".join(parts)

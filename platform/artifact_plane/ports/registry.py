@@ -1,0 +1,165 @@
+"""The registry port: artifact metadata, names and versions, executions."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from datetime import datetime
+
+from artifact_plane.models import (
+    ArtifactFilter,
+    ArtifactRecord,
+    ArtifactStatus,
+    Execution,
+    LineageEdge,
+    Page,
+)
+
+
+class Registry(abc.ABC):
+    """Where artifact records live (SQLite, PostgreSQL, memory).
+
+    Every method is scoped by ``tenant`` except the system sweeps
+    (:meth:`expire_due`, :meth:`referenced_digests`), which the plane runs on
+    behalf of the operator.
+    """
+
+    @abc.abstractmethod
+    async def initialize(self) -> None:
+        """Create or migrate the schema; safe to call on every start.
+
+        Raises:
+            BackendUnavailableError: the database cannot be reached.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Check the backend answers.
+
+        Raises:
+            BackendUnavailableError: it does not.
+        """
+
+    @abc.abstractmethod
+    async def insert_artifact(
+        self, record: ArtifactRecord, edges: Sequence[LineageEdge] = ()
+    ) -> None:
+        """Insert a record and its lineage edges in one transaction.
+
+        The edges go to the registry's own edge table (or, when lineage lives
+        in another database, its outbox) in the same transaction, so a record
+        never exists without its edges. Edges already present are skipped.
+
+        Raises:
+            ConflictError: ``(tenant, artifact_id)`` or ``(tenant, uri, version)``
+                exists already. Nothing is written.
+            BackendUnavailableError: the database cannot be reached.
+        """
+
+    @abc.abstractmethod
+    async def claim_name(self, tenant: str, uri: str, *, exclusive: bool) -> bool:
+        """Register ``uri`` as a name of ``tenant``; True when it was new.
+
+        With ``exclusive`` an existing name raises instead; this is the one
+        place where concurrent ``failIfExists`` writers are told apart.
+
+        Raises:
+            ConflictError: ``exclusive`` and the name exists.
+        """
+
+    @abc.abstractmethod
+    async def release_name(self, tenant: str, uri: str) -> None:
+        """Forget a claimed name that has no versions (a failed first write)."""
+
+    @abc.abstractmethod
+    async def get_artifact(self, tenant: str, artifact_id: str) -> ArtifactRecord:
+        """One record.
+
+        Raises:
+            NotFoundError: no such artifact in this tenant.
+        """
+
+    @abc.abstractmethod
+    async def get_many(self, tenant: str, artifact_ids: Sequence[str]) -> dict[str, ArtifactRecord]:
+        """The records that exist among ``artifact_ids`` (missing ones left out)."""
+
+    @abc.abstractmethod
+    async def list_artifacts(
+        self,
+        tenant: str,
+        query: ArtifactFilter,
+        *,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> list[ArtifactRecord]:
+        """Up to ``limit`` records matching ``query``, ordered by ``(created_at, artifact_id)``.
+
+        ``after`` is the sort key of the last record of the previous page.
+        """
+
+    @abc.abstractmethod
+    async def list_versions(self, tenant: str, uri: str) -> list[ArtifactRecord]:
+        """Every version of ``uri``, oldest (lowest semver) first; empty when unknown."""
+
+    @abc.abstractmethod
+    async def update_status(
+        self,
+        tenant: str,
+        artifact_id: str,
+        expected: Sequence[ArtifactStatus],
+        new: ArtifactStatus,
+        at: datetime,
+    ) -> ArtifactRecord:
+        """Compare-and-set the status; return the updated record.
+
+        Raises:
+            NotFoundError: no such artifact.
+            ConflictError: the current status is not one of ``expected``.
+        """
+
+    @abc.abstractmethod
+    async def delete_artifacts(
+        self, tenant: str, artifact_ids: Sequence[str], at: datetime
+    ) -> list[ArtifactRecord]:
+        """Delete records and close their open edges in one transaction; return what was deleted."""
+
+    @abc.abstractmethod
+    async def find_by_execution(self, tenant: str, execution_id: str) -> list[ArtifactRecord]:
+        """Every record produced by ``execution_id``."""
+
+    @abc.abstractmethod
+    async def expire_due(self, now: datetime, limit: int) -> list[ArtifactRecord]:
+        """Mark up to ``limit`` ready records whose ``expires_at`` passed as expired; return them."""
+
+    @abc.abstractmethod
+    async def referenced_digests(
+        self, tenant: str, digests: Sequence[str], expired_before: datetime
+    ) -> set[str]:
+        """Which ``digests`` a record still needs.
+
+        A record needs its payload unless it is expired and its last update
+        (the moment it expired) is before ``expired_before`` — the GC grace.
+        """
+
+    @abc.abstractmethod
+    async def put_execution(self, execution: Execution) -> None:
+        """Insert or replace an execution record."""
+
+    @abc.abstractmethod
+    async def get_execution(self, tenant: str, execution_id: str) -> Execution:
+        """One execution.
+
+        Raises:
+            NotFoundError: no such execution in this tenant.
+        """
+
+    async def __aenter__(self) -> Registry:
+        await self.initialize()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()

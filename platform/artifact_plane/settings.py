@@ -1,0 +1,43 @@
+"""Settings: ``AP_*`` environment variables (or a ``.env`` file), one URL per plane part.
+
+Built once at the entry point and passed down; nothing reads the environment
+anywhere else.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting of the plane. Unset URLs derive from ``data_dir`` (the embedded default)."""
+
+    model_config = SettingsConfigDict(env_prefix="AP_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path(".artifact-plane")
+    registry_url: str | None = Field(default=None, description="sqlite:///… or postgresql://…")
+    payloads_url: str | None = Field(default=None, description="file://… or gs://bucket/prefix")
+    lineage_url: str = Field(default="sql", description="sql | memory | arangodb://… | neo4j://…")
+    policy_url: str = Field(default="rego", description="rego | allow-all | http://opa:8181")
+    policy_dir: Path = Path("policies")
+    realms_dir: Path = Path("realms")
+    jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = None
+
+    max_payload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
+    default_page_size: int = Field(default=100, gt=0)
+    max_page_size: int = Field(default=1000, gt=0)
+    max_lineage_depth: int = Field(default=50, gt=0)
+    max_lineage_nodes: int = Field(default=10_000, gt=0)
+    lineage_timeout_seconds: float = Field(default=10.0, gt=0)
+    gc_grace_seconds: int = Field(default=3600, ge=0)
+    sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
+
+    def resolved_registry_url(self) -> str:
+        return self.registry_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"
+
+    def resolved_payloads_url(self) -> str:
+        return self.payloads_url or (self.data_dir / "payloads").resolve().as_uri()
