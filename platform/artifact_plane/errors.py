@@ -86,9 +86,7 @@ class PolicyDeniedError(ArtifactPlaneError, PermissionError):
 
     code = "FORBIDDEN"
 
-    def __init__(
-        self, action: str, reasons: Sequence[str], decision_id: str | None = None
-    ) -> None:
+    def __init__(self, action: str, reasons: Sequence[str], decision_id: str | None = None) -> None:
         self.action = action
         self.reasons = list(reasons) or ["denied by policy"]
         self.decision_id = decision_id

@@ -43,9 +43,7 @@ def validate_id(value: object, field: str = "artifact_id") -> str:
     unicode look-alikes never reach a path, key or query.
     """
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
-        raise InvalidInputError(
-            field, f"{value!r} must be 1-128 ASCII letters, digits, '_' or '-'"
-        )
+        raise InvalidInputError(field, f"{value!r} must be 1-128 ASCII letters, digits, '_' or '-'")
     return value
 
 

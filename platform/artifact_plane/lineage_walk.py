@@ -45,9 +45,7 @@ async def walk(
     nodes: dict[str, LineageNode] = {start: LineageNode(id=start, kind=start_kind, depth=0)}
     edges: dict[str, LineageEdge] = {}
     truncated: set[str] = set()
-    directions = (
-        [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
-    )
+    directions = [Direction.UPSTREAM, Direction.DOWNSTREAM] if direction is Direction.BOTH else [direction]
     steps = max_steps(depth, start_kind)
     for one_way in directions:
         frontier = [start]
@@ -58,9 +56,7 @@ async def walk(
                 truncated.add("timeout")
                 break
             per_node = None if fanout_limit is None else fanout_limit + 1
-            found = await store.neighbors(
-                tenant, frontier, one_way, as_of=as_of, limit_per_node=per_node
-            )
+            found = await store.neighbors(tenant, frontier, one_way, as_of=as_of, limit_per_node=per_node)
             by_node: dict[str, list[LineageEdge]] = defaultdict(list)
             for edge in found:
                 near = edge.source_id if one_way is Direction.DOWNSTREAM else edge.target_id

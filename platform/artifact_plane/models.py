@@ -257,9 +257,7 @@ class StoredPayload(_Frozen):
     modified_at: datetime
 
 
-Action = Literal[
-    "create", "read", "list", "update", "delete", "lineage.register", "lineage.read"
-]
+Action = Literal["create", "read", "list", "update", "delete", "lineage.register", "lineage.read"]
 
 
 class PolicyInput(_Frozen):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 
 from artifact_plane.models import StoredPayload
 
@@ -63,6 +64,10 @@ class PayloadStore(abc.ABC):
     @abc.abstractmethod
     def scan(self) -> AsyncIterator[StoredPayload]:
         """Every stored payload of every tenant (for garbage collection)."""
+
+    async def clean_temp(self, older_than: datetime) -> int:
+        """Remove partial writes left by a crashed writer; return how many (stores with none: 0)."""
+        return 0
 
     async def ping(self) -> None:
         """Check the store answers (Raises: BackendUnavailableError)."""

@@ -12,7 +12,6 @@ from artifact_plane.models import (
     ArtifactStatus,
     Execution,
     LineageEdge,
-    Page,
 )
 
 
@@ -45,9 +44,7 @@ class Registry(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def insert_artifact(
-        self, record: ArtifactRecord, edges: Sequence[LineageEdge] = ()
-    ) -> None:
+    async def insert_artifact(self, record: ArtifactRecord, edges: Sequence[LineageEdge] = ()) -> None:
         """Insert a record and its lineage edges in one transaction.
 
         The edges go to the registry's own edge table (or, when lineage lives
@@ -59,6 +56,16 @@ class Registry(abc.ABC):
                 exists already. Nothing is written.
             BackendUnavailableError: the database cannot be reached.
         """
+
+    async def insert_artifacts(self, items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]]) -> None:
+        """Insert many records with their edges; adapters make this one transaction.
+
+        Raises:
+            ConflictError: one of them exists already (the default inserts one by
+                one, so earlier ones stay; transactional adapters write none).
+        """
+        for record, edges in items:
+            await self.insert_artifact(record, edges)
 
     @abc.abstractmethod
     async def claim_name(self, tenant: str, uri: str, *, exclusive: bool) -> bool:
@@ -156,6 +163,18 @@ class Registry(abc.ABC):
         Raises:
             NotFoundError: no such execution in this tenant.
         """
+
+    async def get_executions(self, tenant: str, execution_ids: Sequence[str]) -> dict[str, Execution]:
+        """The executions that exist among ``execution_ids`` (adapters may batch this)."""
+        from artifact_plane.errors import NotFoundError
+
+        found: dict[str, Execution] = {}
+        for execution_id in execution_ids:
+            try:
+                found[execution_id] = await self.get_execution(tenant, execution_id)
+            except NotFoundError:
+                continue
+        return found
 
     async def __aenter__(self) -> Registry:
         await self.initialize()

@@ -1,0 +1,93 @@
+"""Ask policy and write every decision to the log before acting on it."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from artifact_plane.errors import PolicyDeniedError
+from artifact_plane.models import DecisionRecord, PolicyDecision, PolicyInput, Subject, utcnow
+from artifact_plane.ports.decisions import DecisionLog
+from artifact_plane.ports.policy import PolicyEngine
+
+
+def resource_ref(resource: Mapping[str, Any]) -> str:
+    """A short, stable name for the resource of a decision (for the log)."""
+    for key in ("artifact_id", "uri", "execution_id"):
+        value = resource.get(key)
+        if value:
+            return f"{key}:{value}"
+    realm = resource.get("realm") or "*"
+    return f"query:{realm}"
+
+
+class Authorizer:
+    """Decides requests in batches and logs every decision (fail closed if the log is down)."""
+
+    def __init__(self, engine: PolicyEngine, log: DecisionLog) -> None:
+        self.engine = engine
+        self.log = log
+
+    async def decide(
+        self,
+        subject: Subject,
+        action: str,
+        resources: Sequence[Mapping[str, Any]],
+        context: Mapping[str, Any] | None = None,
+    ) -> list[PolicyDecision]:
+        """One decision per resource, in order, all appended to the decision log."""
+        return [decision for decision, _ in await self._decide(subject, action, resources, context)]
+
+    async def _decide(
+        self,
+        subject: Subject,
+        action: str,
+        resources: Sequence[Mapping[str, Any]],
+        context: Mapping[str, Any] | None,
+    ) -> list[tuple[PolicyDecision, str]]:
+        if not resources:
+            return []
+        requests = [
+            PolicyInput(subject=subject, action=action, resource=dict(r), context=dict(context or {}))
+            for r in resources
+        ]
+        started = time.perf_counter()
+        if len(requests) == 1:
+            decisions = [await self.engine.decide(requests[0])]
+        else:
+            decisions = await self.engine.decide_many(requests)
+        elapsed_ms = (time.perf_counter() - started) * 1000 / len(requests)
+        now = utcnow()
+        records = [
+            DecisionRecord(
+                decision_id=uuid.uuid4().hex,
+                created_at=now,
+                tenant_id=subject.tenant,
+                subject_id=subject.id,
+                action=action,
+                resource_ref=resource_ref(request.resource),
+                allow=decision.allow,
+                reasons=decision.reasons,
+                revision=decision.revision,
+                engine=decision.engine,
+                latency_ms=decision.latency_ms or elapsed_ms,
+            )
+            for request, decision in zip(requests, decisions, strict=True)
+        ]
+        # No audit, no action: an append failure propagates (BackendUnavailableError).
+        await self.log.append(records)
+        return [(d, r.decision_id) for d, r in zip(decisions, records, strict=True)]
+
+    async def require(
+        self,
+        subject: Subject,
+        action: str,
+        resources: Sequence[Mapping[str, Any]],
+        context: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raise PolicyDeniedError (with reasons) unless every resource is allowed."""
+        for decision, decision_id in await self._decide(subject, action, resources, context):
+            if not decision.allow:
+                raise PolicyDeniedError(action, decision.reasons, decision_id)

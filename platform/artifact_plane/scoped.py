@@ -1,0 +1,611 @@
+"""The caller's handle on the plane: every operation, scoped to one subject.
+
+This is the one place that orders a write or a read (DESIGN "The write path"):
+validate → ask policy (and log it) → store the payload → record + edges in one
+transaction → return the ID.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import anyio
+from pydantic import ValidationError
+
+from artifact_plane.errors import (
+    ConflictError,
+    DeadlineExceededError,
+    InvalidInputError,
+    NotFoundError,
+)
+from artifact_plane.ids import (
+    REF_KEY,
+    URI_SCHEME,
+    ArtifactUri,
+    SemVer,
+    compute_artifact_id,
+    is_artifact_ref,
+    validate_id,
+)
+from artifact_plane.lineage_ops import LineageOps
+from artifact_plane.models import (
+    ALLOWED_TRANSITIONS,
+    Artifact,
+    ArtifactFilter,
+    ArtifactRecord,
+    ArtifactStatus,
+    EdgeKind,
+    Execution,
+    LineageEdge,
+    Page,
+    Subject,
+)
+from artifact_plane.pagination import decode_cursor, encode_cursor
+from artifact_plane.payload_input import accepts, prepare
+from artifact_plane.records import build_record, check_fields, check_tags, parse_status
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator
+
+    from artifact_plane.plane import ArtifactPlane
+
+WRITE_MODES = {"upsert", "failIfExists"}
+VERSION_RETRIES = 20
+
+
+class ScopedPlane(LineageOps):
+    """Everything one subject may do; the tenant always comes from the subject."""
+
+    def __init__(self, plane: ArtifactPlane, subject: Subject) -> None:
+        self._plane = plane
+        self.subject = subject
+        self.tenant = subject.tenant
+
+    # ----------------------------------------------------------------- create
+
+    async def create_artifact(
+        self,
+        data: object,
+        *,
+        artifact_type: str,
+        content_type: str | None = None,
+        encoding: str | None = None,
+        artifact_id: str | None = None,
+        realm: str | None = None,
+        status: str | ArtifactStatus = ArtifactStatus.READY,
+        execution_id: str | None = None,
+        inputs: Sequence[str] = (),
+        session_id: str | None = None,
+        solution_id: str | None = None,
+        intent_type: str | None = None,
+        owner: str | None = None,
+        schema_version: str | None = None,
+        ttl: int | None = None,
+        regenerable: bool = False,
+        retention_policy: str | None = None,
+        capabilities: Sequence[str] = (),
+        tags: Sequence[str] = (),
+        metadata: Mapping[str, Any] | None = None,
+    ) -> str:
+        """Store a payload and register it; return its artifact ID.
+
+        ``data`` may be bytes, text, a JSON dict/list, a binary file object or
+        an async iterator of bytes. Without ``artifact_id`` the ID is
+        content-addressed, so creating the same content again returns the same
+        ID (and records any new lineage). ``execution_id`` records
+        ``execution -PRODUCED-> artifact``; ``inputs`` record
+        ``input -CONSUMED_BY-> execution``.
+
+        Raises:
+            InvalidInputError: bad fields or payload too large; nothing written.
+            PolicyDeniedError: policy said no (reasons attached).
+            ConflictError: ``artifact_id`` exists with other content.
+            NotFoundError: an input is not an artifact of this tenant.
+        """
+        fields = check_fields(
+            self.subject,
+            artifact_type=artifact_type,
+            realm=realm,
+            status=status,
+            execution_id=execution_id,
+            session_id=session_id,
+            solution_id=solution_id,
+            intent_type=intent_type,
+            owner=owner,
+            schema_version=schema_version,
+            ttl=ttl,
+            regenerable=regenerable,
+            retention_policy=retention_policy,
+            capabilities=capabilities,
+            tags=tags,
+            metadata=metadata,
+        )
+        if artifact_id is not None:
+            validate_id(artifact_id)
+        input_ids = await self._existing_inputs(inputs, execution_id)
+        prepared = prepare(data, content_type, encoding)
+        resource = {
+            **fields,
+            "artifact_id": artifact_id,
+            "content_type": prepared.content_type,
+            "size_bytes": prepared.size,
+            "tenant_id": self.tenant,
+        }
+        await self._plane.authz.require(self.subject, "create", [resource])
+        stored = await self._plane.payloads.put_stream(
+            self.tenant, prepared.chunks, max_size=self._plane.settings.max_payload_bytes
+        )
+        record = build_record(
+            self.subject,
+            self._plane.clock(),
+            fields,
+            stored,
+            artifact_id or compute_artifact_id(digest=stored.sha256),
+            prepared.content_type,
+            prepared.encoding,
+        )
+        edges = self._edges(record.artifact_id, execution_id, input_ids, record.created_at)
+        return await self._insert(record, edges, content_addressed=artifact_id is None)
+
+    async def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
+        """Create many artifacts at once; return their IDs in order.
+
+        Each item holds the keyword arguments of :meth:`create_artifact` plus
+        ``data``. Policy decides the whole batch in one call and the records
+        commit in one registry transaction, so a batch is all or nothing.
+
+        Raises:
+            InvalidInputError: any item is bad; nothing written.
+            PolicyDeniedError: any item is denied; nothing written.
+            ConflictError: an explicit ``artifact_id`` exists with other content.
+        """
+        specs = []
+        for index, item in enumerate(items):
+            args = dict(item)
+            if "data" not in args or "artifact_type" not in args:
+                raise InvalidInputError(f"items[{index}]", "each item needs data and artifact_type")
+            data = args.pop("data")
+            explicit = args.pop("artifact_id", None)
+            if explicit is not None:
+                validate_id(explicit)
+            content_type, encoding = args.pop("content_type", None), args.pop("encoding", None)
+            inputs = args.pop("inputs", ())
+            fields = check_fields(self.subject, **args)
+            specs.append((fields, explicit, inputs, prepare(data, content_type, encoding)))
+        wanted = [i for _, _, inputs, _ in specs for i in inputs]
+        found = (
+            await self._plane.registry.get_many(self.tenant, list(dict.fromkeys(wanted))) if wanted else {}
+        )
+        for fields, _, inputs, _ in specs:
+            if inputs and fields.get("execution_id") is None:
+                raise InvalidInputError(
+                    "inputs", "inputs are consumed by an execution: give execution_id too"
+                )
+            missing = [validate_id(i, "inputs") for i in inputs if i not in found]
+            if missing:
+                raise NotFoundError("artifact", ", ".join(missing))
+        resources = [
+            {
+                **fields,
+                "artifact_id": explicit,
+                "content_type": prepared.content_type,
+                "size_bytes": prepared.size,
+                "tenant_id": self.tenant,
+            }
+            for fields, explicit, _, prepared in specs
+        ]
+        await self._plane.authz.require(self.subject, "create", resources)
+        limit = self._plane.settings.max_payload_bytes
+        rows: dict[str, tuple[ArtifactRecord, list[LineageEdge]]] = {}
+        ids: list[str] = []
+        for fields, explicit, inputs, prepared in specs:
+            stored = await self._plane.payloads.put_stream(self.tenant, prepared.chunks, max_size=limit)
+            art_id = explicit or compute_artifact_id(digest=stored.sha256)
+            record = build_record(
+                self.subject,
+                self._plane.clock(),
+                fields,
+                stored,
+                art_id,
+                prepared.content_type,
+                prepared.encoding,
+            )
+            edges = self._edges(art_id, fields.get("execution_id"), list(inputs), record.created_at)
+            if art_id in rows:  # the same content twice in one batch: one record, all edges
+                rows[art_id][1].extend(edges)
+            else:
+                rows[art_id] = (record, edges)
+            ids.append(art_id)
+        existing = await self._plane.registry.get_many(self.tenant, list(rows))
+        fresh = [(r, e) for art_id, (r, e) in rows.items() if art_id not in existing]
+        try:
+            await self._plane.registry.insert_artifacts(fresh)
+        except ConflictError:
+            # Raced with another writer: settle each one by the single-item rules.
+            for record, edges in fresh:
+                await self._insert(record, edges, content_addressed=True)
+        for art_id in existing:
+            record, edges = rows[art_id]
+            await self._insert(record, edges, content_addressed=True)
+        return ids
+
+    async def write(
+        self,
+        uri: str,
+        data: object,
+        *,
+        mode: str = "upsert",
+        version: str | None = None,
+        artifact_type: str = "document",
+        content_type: str | None = None,
+        encoding: str | None = None,
+        **fields: Any,
+    ) -> str:
+        """Write a new version of a named artifact ``artifact://realm/path``.
+
+        ``mode="failIfExists"`` refuses a name that has any version;
+        ``"upsert"`` adds a version. Without ``version`` the next patch of the
+        newest version is used (``1.0.0`` for a new name). Other keyword
+        arguments are those of :meth:`create_artifact`.
+
+        Raises:
+            InvalidInputError: bad URI, version, mode or fields; nothing written.
+            ConflictError: ``failIfExists`` on an existing name, or ``version``
+                exists with other content.
+            PolicyDeniedError: policy said no.
+        """
+        if mode not in WRITE_MODES:
+            raise InvalidInputError("mode", f"{mode!r} is not one of upsert, failIfExists")
+        name = ArtifactUri.parse(uri, self_realm=self.subject.realm)
+        explicit = SemVer.parse(version) if version is not None else None
+        inputs = fields.pop("inputs", ())
+        if "artifact_id" in fields:
+            raise InvalidInputError(
+                "artifact_id", "named versions get their ID from name, version and content"
+            )
+        checked = check_fields(self.subject, artifact_type=artifact_type, realm=name.realm, **fields)
+        input_ids = await self._existing_inputs(inputs, checked.get("execution_id"))
+        prepared = prepare(data, content_type, encoding)
+        resource = {
+            **checked,
+            "uri": str(name),
+            "version": version,
+            "content_type": prepared.content_type,
+            "size_bytes": prepared.size,
+            "tenant_id": self.tenant,
+        }
+        await self._plane.authz.require(self.subject, "create", [resource])
+        registry = self._plane.registry
+        is_new = await registry.claim_name(self.tenant, str(name), exclusive=mode == "failIfExists")
+        try:
+            stored = await self._plane.payloads.put_stream(
+                self.tenant, prepared.chunks, max_size=self._plane.settings.max_payload_bytes
+            )
+        except BaseException:
+            if is_new:
+                await registry.release_name(self.tenant, str(name))
+            raise
+        for _ in range(VERSION_RETRIES):
+            semver = explicit or await self._next_version(str(name))
+            record = build_record(
+                self.subject,
+                self._plane.clock(),
+                {**checked, "uri": str(name), "version": str(semver), "version_key": semver.sort_key()},
+                stored,
+                compute_artifact_id(digest=stored.sha256, uri=str(name), version=str(semver)),
+                prepared.content_type,
+                prepared.encoding,
+            )
+            edges = self._edges(record.artifact_id, checked.get("execution_id"), input_ids, record.created_at)
+            try:
+                return await self._insert(record, edges, content_addressed=True)
+            except ConflictError:
+                if explicit is not None:
+                    raise
+                # Another writer took this version number: take the next one.
+        raise ConflictError(str(name), f"gave up after {VERSION_RETRIES} concurrent version bumps; retry")
+
+    # ------------------------------------------------------------------- read
+
+    async def get_meta(self, artifact_id: str) -> ArtifactRecord:
+        """The record without payload.
+
+        Raises:
+            NotFoundError: no such artifact (or another tenant's).
+            PolicyDeniedError: you may not read it.
+        """
+        record = await self._plane.registry.get_artifact(self.tenant, validate_id(artifact_id))
+        await self._plane.authz.require(self.subject, "read", [record.resource()])
+        return record
+
+    async def get_artifact(self, artifact_id: str, *, include_payload: bool = False) -> Artifact:
+        """The record, with its payload bytes when ``include_payload``.
+
+        Raises:
+            NotFoundError: no such artifact (or another tenant's).
+            PolicyDeniedError: you may not read it.
+        """
+        record = await self.get_meta(artifact_id)
+        payload = await self._load(record) if include_payload else None
+        return Artifact(**record.model_dump(), payload=payload)
+
+    async def open_payload(
+        self, artifact_id: str, *, offset: int = 0, length: int | None = None
+    ) -> tuple[ArtifactRecord, AsyncIterator[bytes]]:
+        """The record and a chunk stream of its payload (for large payloads)."""
+        record = await self.get_meta(artifact_id)
+        return record, self._plane.payloads.open(self.tenant, record.sha256, offset=offset, length=length)
+
+    async def read(
+        self, uri: str, *, version: str | None = None, accept: Sequence[str] | None = None
+    ) -> Artifact:
+        """The newest ready version of a name (or ``version``), with payload.
+
+        Raises:
+            NotFoundError: no such name or version (or no ready version).
+            InvalidInputError: its content type is not in ``accept``.
+            PolicyDeniedError: you may not read it.
+        """
+        record = await self.resolve_uri(uri, version=version)
+        if accept is not None and not accepts(record.content_type, accept):
+            raise InvalidInputError(
+                "content_type", f"{record.content_type!r} is not in the accepted types {list(accept)}"
+            )
+        await self._plane.authz.require(self.subject, "read", [record.resource()])
+        return Artifact(**record.model_dump(), payload=await self._load(record))
+
+    async def resolve_uri(self, uri: str, *, version: str | None = None) -> ArtifactRecord:
+        """The record a name (and optional version) points at, without a policy check."""
+        name = str(ArtifactUri.parse(uri, self_realm=self.subject.realm))
+        wanted = SemVer.parse(version) if version is not None else None
+        history = await self._plane.registry.list_versions(self.tenant, name)
+        if wanted is not None:
+            for record in history:
+                if record.version is not None and SemVer.parse(record.version) == wanted:
+                    return record
+            raise NotFoundError("artifact version", f"{name}@{version}")
+        for record in reversed(history):
+            if record.status is ArtifactStatus.READY:
+                return record
+        raise NotFoundError("artifact", name)
+
+    async def versions(self, uri: str) -> list[ArtifactRecord]:
+        """Every version of a name you may read, oldest first."""
+        name = str(ArtifactUri.parse(uri, self_realm=self.subject.realm))
+        history = await self._plane.registry.list_versions(self.tenant, name)
+        return await self._readable(history)
+
+    async def list_artifacts(
+        self,
+        *,
+        realm: str | None = None,
+        artifact_type: str | None = None,
+        status: Sequence[str] | str | None = None,
+        tags: Sequence[str] = (),
+        uri: str | None = None,
+        min_version: str | None = None,
+        created_after: datetime | None = None,
+        created_before: datetime | None = None,
+        execution_id: str | None = None,
+        limit: int | None = None,
+        cursor: str | None = None,
+    ) -> Page[ArtifactRecord]:
+        """One page of the artifacts you may read, oldest first; ``uri`` is a glob.
+
+        Items policy denies you are left out of the page; ``next_cursor``
+        still moves past them.
+
+        Raises:
+            InvalidInputError: a bad filter, limit or cursor.
+            PolicyDeniedError: you may not list at all.
+        """
+        settings = self._plane.settings
+        size = settings.default_page_size if limit is None else limit
+        if not 1 <= size <= settings.max_page_size:
+            raise InvalidInputError("limit", f"{size} must be between 1 and {settings.max_page_size}")
+        statuses = [status] if isinstance(status, str | ArtifactStatus) else list(status or ())
+        if min_version is not None:
+            SemVer.parse(min_version)
+        if uri is not None:
+            from artifact_plane.ids import uri_glob_regex
+
+            uri_glob_regex(uri, self_realm=self.subject.realm)
+            if "artifact://self/" in uri and self.subject.realm:
+                uri = uri.replace("artifact://self/", f"{URI_SCHEME}{self.subject.realm}/", 1)
+        try:
+            query = ArtifactFilter(
+                realm=realm,
+                artifact_type=artifact_type,
+                status=tuple(parse_status(s) for s in statuses),
+                tags=check_tags(tags, "tags"),
+                uri_glob=uri,
+                min_version=min_version,
+                created_after=created_after,
+                created_before=created_before,
+                execution_id=execution_id,
+            )
+        except ValidationError as exc:
+            raise InvalidInputError("filter", str(exc.errors()[0]["msg"])) from exc
+        resource = {"tenant_id": self.tenant, **query.model_dump(mode="json")}
+        await self._plane.authz.require(self.subject, "list", [resource])
+        rows = await self._plane.registry.list_artifacts(
+            self.tenant, query, limit=size + 1, after=decode_cursor(cursor)
+        )
+        more = len(rows) > size
+        rows = rows[:size]
+        next_cursor = encode_cursor(rows[-1].created_at, rows[-1].artifact_id) if more else None
+        return Page[ArtifactRecord](items=await self._readable(rows), next_cursor=next_cursor)
+
+    async def get_execution(self, execution_id: str) -> Execution:
+        """One execution record (references only).
+
+        Raises:
+            NotFoundError: no such execution (or another tenant's).
+        """
+        execution = await self._plane.registry.get_execution(
+            self.tenant, validate_id(execution_id, "execution_id")
+        )
+        resource = {"tenant_id": self.tenant, "execution_id": execution_id, "realm": execution.realm}
+        await self._plane.authz.require(self.subject, "read", [resource])
+        return execution
+
+    # -------------------------------------------------------- change, delete
+
+    async def set_status(self, artifact_id: str, status: str | ArtifactStatus) -> ArtifactRecord:
+        """Move an artifact along ``pending → ready | failed``, ``ready → expired``.
+
+        Raises:
+            InvalidInputError: not an allowed transition from the current status.
+            NotFoundError: no such artifact.
+            ConflictError: another writer changed the status first.
+            PolicyDeniedError: you may not update it.
+        """
+        new = parse_status(status)
+        record = await self._plane.registry.get_artifact(self.tenant, validate_id(artifact_id))
+        if new not in ALLOWED_TRANSITIONS[record.status]:
+            raise InvalidInputError(
+                "status",
+                f"cannot go from {record.status.value} to {new.value} "
+                "(allowed: pending→ready|failed, ready→expired)",
+            )
+        await self._plane.authz.require(
+            self.subject, "update", [{**record.resource(), "new_status": new.value}]
+        )
+        updated = await self._plane.registry.update_status(
+            self.tenant, artifact_id, [record.status], new, self._plane.clock()
+        )
+        self._plane.notify(self.tenant, artifact_id)
+        return updated
+
+    async def wait_for_artifact(self, ref: object, timeout: float = 30.0) -> ArtifactRecord:
+        """Return the record once it is no longer ``pending``.
+
+        ``ref`` is an ID, an ``artifact_ref`` or an ``artifact://`` name.
+
+        Raises:
+            DeadlineExceededError: still pending after ``timeout`` seconds.
+            NotFoundError: no such artifact.
+        """
+        if timeout < 0:
+            raise InvalidInputError("timeout", "must be >= 0 seconds")
+        record = await self._resolve_ref(ref)
+        await self._plane.authz.require(self.subject, "read", [record.resource()])
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while record.status is ArtifactStatus.PENDING:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceededError(record.artifact_id, timeout, record.status.value)
+            # Woken at once by a status change in this process; polling covers other replicas.
+            with anyio.move_on_after(min(delay, remaining)):
+                await self._plane.changed(self.tenant, record.artifact_id).wait()
+            delay = min(delay * 2, 0.5)
+            record = await self._plane.registry.get_artifact(self.tenant, record.artifact_id)
+        return record
+
+    async def delete_artifact(self, artifact_id: str) -> ArtifactRecord:
+        """Delete a record (its payload goes at the next GC if nothing else uses it).
+
+        Raises:
+            NotFoundError: no such artifact.
+            PolicyDeniedError: you may not delete it.
+        """
+        record = await self._plane.registry.get_artifact(self.tenant, validate_id(artifact_id))
+        await self._plane.authz.require(self.subject, "delete", [record.resource()])
+        deleted = await self._plane.registry.delete_artifacts(self.tenant, [artifact_id], self._plane.clock())
+        if not deleted:
+            raise NotFoundError("artifact", artifact_id)
+        self._plane.notify(self.tenant, artifact_id)
+        return deleted[0]
+
+    async def delete_by_execution(self, execution_id: str) -> list[str]:
+        """Delete everything ``execution_id`` produced, all or nothing; return the IDs.
+
+        Raises:
+            PolicyDeniedError: any one of them may not be deleted (none is).
+        """
+        records = await self._plane.registry.find_by_execution(
+            self.tenant, validate_id(execution_id, "execution_id")
+        )
+        await self._plane.authz.require(self.subject, "delete", [r.resource() for r in records])
+        deleted = await self._plane.registry.delete_artifacts(
+            self.tenant, [r.artifact_id for r in records], self._plane.clock()
+        )
+        return [r.artifact_id for r in deleted]
+
+    # ---------------------------------------------------------------- helpers
+
+    async def _insert(
+        self, record: ArtifactRecord, edges: Sequence[LineageEdge], *, content_addressed: bool
+    ) -> str:
+        try:
+            await self._plane.registry.insert_artifact(record, edges)
+        except ConflictError:
+            if not content_addressed:
+                raise
+            existing = await self._plane.registry.get_artifact(self.tenant, record.artifact_id)
+            same = (existing.sha256, existing.artifact_type, existing.realm) == (
+                record.sha256,
+                record.artifact_type,
+                record.realm,
+            )
+            if not same:
+                raise ConflictError(
+                    record.artifact_id, "exists with other content or type; pass an explicit artifact_id"
+                ) from None
+            if existing.status in {ArtifactStatus.EXPIRED, ArtifactStatus.FAILED}:
+                raise ConflictError(
+                    record.artifact_id,
+                    f"the same content exists as a {existing.status.value} artifact; "
+                    "delete it or pass an explicit artifact_id",
+                ) from None
+            await self._plane.lineage.add_edges(edges)
+        return record.artifact_id
+
+    async def _existing_inputs(self, inputs: Sequence[str], execution_id: str | None) -> list[str]:
+        ids = [validate_id(i, "inputs") for i in inputs]
+        if ids and execution_id is None:
+            raise InvalidInputError("inputs", "inputs are consumed by an execution: give execution_id too")
+        found = await self._plane.registry.get_many(self.tenant, ids) if ids else {}
+        missing = [i for i in ids if i not in found]
+        if missing:
+            raise NotFoundError("artifact", ", ".join(missing))
+        return ids
+
+    def _edges(
+        self, artifact_id: str, execution_id: str | None, inputs: Sequence[str], at: datetime
+    ) -> list[LineageEdge]:
+        if execution_id is None:
+            return []
+        edges = [self._edge(EdgeKind.PRODUCED, execution_id, artifact_id, at)]
+        return edges + [self._edge(EdgeKind.CONSUMED_BY, i, execution_id, at) for i in inputs]
+
+    async def _next_version(self, uri: str) -> SemVer:
+        history = await self._plane.registry.list_versions(self.tenant, uri)
+        versions = [SemVer.parse(r.version) for r in history if r.version]
+        return max(versions).next_patch() if versions else SemVer(1, 0, 0)
+
+    async def _load(self, record: ArtifactRecord) -> bytes:
+        try:
+            return await self._plane.payloads.get_bytes(self.tenant, record.sha256)
+        except NotFoundError:
+            raise NotFoundError("payload", f"{record.artifact_id} (status {record.status.value})") from None
+
+    async def _readable(self, records: Sequence[ArtifactRecord]) -> list[ArtifactRecord]:
+        decisions = await self._plane.authz.decide(self.subject, "read", [r.resource() for r in records])
+        return [r for r, d in zip(records, decisions, strict=True) if d.allow]
+
+    async def _resolve_ref(self, ref: object) -> ArtifactRecord:
+        if is_artifact_ref(ref):
+            assert isinstance(ref, dict)
+            return await self._plane.registry.get_artifact(self.tenant, ref[REF_KEY])
+        if isinstance(ref, str) and ref.startswith(URI_SCHEME):
+            name = str(ArtifactUri.parse(ref, self_realm=self.subject.realm))
+            history = await self._plane.registry.list_versions(self.tenant, name)
+            if not history:
+                raise NotFoundError("artifact", name)
+            return history[-1]
+        return await self._plane.registry.get_artifact(self.tenant, validate_id(ref))

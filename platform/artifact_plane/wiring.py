@@ -1,0 +1,100 @@
+"""Turn settings into adapters: the only module that imports ``adapters/``.
+
+Each plane part is chosen by the scheme of its URL; a backend whose driver is
+an optional extra is imported only when selected, so the embedded default
+needs none of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from artifact_plane.errors import ConfigurationError
+from artifact_plane.plane import ArtifactPlane
+from artifact_plane.ports import DecisionLog, LineageStore, PayloadStore, PolicyEngine, Registry
+from artifact_plane.settings import Settings
+
+NOT_YET = "is not available in this build yet; use the embedded default or follow the issue tracker"
+
+
+def build_plane(settings: Settings) -> ArtifactPlane:
+    """Build every part from ``settings`` (nothing is connected until first use)."""
+    registry, lineage, decisions = _registry_side(settings)
+    return ArtifactPlane(
+        registry=registry,
+        payloads=build_payloads(settings),
+        lineage=lineage,
+        policy=build_policy(settings),
+        decisions=decisions,
+        settings=settings,
+    )
+
+
+def _registry_side(settings: Settings) -> tuple[Registry, LineageStore, DecisionLog]:
+    url = settings.resolved_registry_url()
+    lineage_url = settings.lineage_url
+    if url == "memory":
+        from artifact_plane.adapters.memory import MemoryDecisionLog, MemoryLineageStore, MemoryRegistry
+
+        if lineage_url not in {"sql", "memory"}:
+            raise ConfigurationError("AP_LINEAGE_URL", f"{lineage_url!r} {NOT_YET}")
+        memory_lineage = MemoryLineageStore()
+        return MemoryRegistry(lineage=memory_lineage), memory_lineage, MemoryDecisionLog()
+    if url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
+        from artifact_plane.adapters.sql import SqlDatabase, SqlDecisionLog, SqlLineageStore, SqlRegistry
+
+        database = SqlDatabase.from_settings(settings)
+        if lineage_url != "sql":
+            raise ConfigurationError(
+                "AP_LINEAGE_URL",
+                f"{lineage_url!r} {NOT_YET} (graph lineage needs the outbox relay); use 'sql'",
+            )
+        return SqlRegistry(database), SqlLineageStore(database), SqlDecisionLog(database)
+    raise ConfigurationError("AP_REGISTRY_URL", f"{url!r}: use sqlite:///path, postgresql://… or memory")
+
+
+def build_payloads(settings: Settings) -> PayloadStore:
+    """The payload store named by ``AP_PAYLOADS_URL``."""
+    url = settings.resolved_payloads_url()
+    if url == "memory":
+        from artifact_plane.adapters.memory.payloads import MemoryPayloadStore
+
+        return MemoryPayloadStore()
+    parsed = urlparse(url)
+    if parsed.scheme == "file":
+        from artifact_plane.adapters.local import LocalPayloadStore
+
+        return LocalPayloadStore(Path(unquote(parsed.path)))
+    if parsed.scheme == "gs":
+        raise ConfigurationError("AP_PAYLOADS_URL", f"{url!r}: Google Cloud Storage {NOT_YET}")
+    raise ConfigurationError("AP_PAYLOADS_URL", f"{url!r}: use file:///path, gs://bucket/prefix or memory")
+
+
+def policy_data(settings: Settings) -> dict[str, Any]:
+    """The data document policies see: the realm manifests, keyed by realm id."""
+    from artifact_plane.realms_manifest import load_realm_manifests
+
+    manifests = load_realm_manifests(settings.realms_dir)
+    return {"realms": {realm: manifest.model_dump(mode="json", by_alias=True) for realm, manifest in manifests.items()}}
+
+
+def build_policy(settings: Settings) -> PolicyEngine:
+    """The policy engine named by ``AP_POLICY_URL``."""
+    url = settings.policy_url
+    if url == "rego":
+        from artifact_plane.adapters.rego import RegoPolicyEngine
+
+        if not settings.policy_dir.is_dir():
+            raise ConfigurationError(
+                "AP_POLICY_DIR", f"{settings.policy_dir} is not a directory of .rego files (run from the repo, or set it)"
+            )
+        return RegoPolicyEngine(settings.policy_dir, policy_data(settings))
+    if url == "memory":
+        from artifact_plane.adapters.memory.policy import MemoryPolicyEngine
+
+        return MemoryPolicyEngine()
+    if url.startswith(("http://", "https://")):
+        raise ConfigurationError("AP_POLICY_URL", f"{url!r}: the OPA server engine {NOT_YET}; use 'rego'")
+    raise ConfigurationError("AP_POLICY_URL", f"{url!r}: use rego, memory or http://opa:8181")
