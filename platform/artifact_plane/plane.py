@@ -128,7 +128,7 @@ class ArtifactPlane:
         for stored in batch:
             if stored.sha256 in needed:
                 report.kept += 1
-            elif await self.payloads.delete(tenant, stored.sha256):
+            elif await self.payloads.delete_if_stale(tenant, stored.sha256, cutoff):
                 report.deleted += 1
                 report.bytes_freed += stored.size_bytes
                 report.deleted_digests.append(stored.sha256)

@@ -35,7 +35,9 @@ class PayloadStore(abc.ABC):
     ) -> StoredPayload:
         """Store a stream, computing its digest while writing; durable on return.
 
-        Writing a digest that is already stored keeps the stored copy.
+        Writing a digest that is already stored keeps the stored copy and
+        refreshes its modification time (which protects it from garbage
+        collection for a grace period).
 
         Raises:
             InvalidInputError: more than ``max_size`` bytes, or the digest is
@@ -60,6 +62,16 @@ class PayloadStore(abc.ABC):
     @abc.abstractmethod
     async def delete(self, tenant: str, sha256: str) -> bool:
         """Remove a payload; True when something was removed (idempotent)."""
+
+    @abc.abstractmethod
+    async def delete_if_stale(self, tenant: str, sha256: str, older_than: datetime) -> bool:
+        """Remove a payload only if it was last written before ``older_than``.
+
+        This is garbage collection's delete. Storing a digest that is already
+        present refreshes its modification time, and this check-and-delete is
+        atomic against such a refresh, so a payload a writer has just
+        (re-)stored is never collected under it.
+        """
 
     @abc.abstractmethod
     def scan(self) -> AsyncIterator[StoredPayload]:
