@@ -1,0 +1,1 @@
+"""Adapters: one package per backend, each implementing the ports it serves."""

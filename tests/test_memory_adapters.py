@@ -1,0 +1,58 @@
+"""The contract suites over the memory adapters (the reference behaviour)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from artifact_plane.adapters.memory import MemoryDecisionLog, MemoryLineageStore, MemoryRegistry
+from artifact_plane.ports.lineage import Direction, LineageStore
+from artifact_plane.ports.registry import Registry
+from tests.contracts.builders import make_record, produced, ts
+from tests.contracts.decisions_contract import DecisionLogContract
+from tests.contracts.lineage_contract import LineageContract
+from tests.contracts.registry_contract import RegistryContract
+
+
+class TestMemoryRegistry(RegistryContract):
+    @pytest.fixture
+    async def registry(self) -> AsyncIterator[MemoryRegistry]:
+        registry = MemoryRegistry()
+        await registry.initialize()
+        yield registry
+        await registry.close()
+
+    def lineage_of(self, registry: Registry) -> LineageStore | None:
+        assert isinstance(registry, MemoryRegistry)
+        return registry.lineage
+
+    def batch_insert_is_atomic(self) -> bool:
+        return True
+
+    async def test_edges_go_to_the_lineage_store_it_was_given(self) -> None:
+        lineage = MemoryLineageStore()
+        registry = MemoryRegistry(lineage)
+        edge = produced("exec-1", "out-1", at=ts(1))
+        await registry.insert_artifact(make_record(artifact_id="out-1"), [edge])
+        assert registry.lineage is lineage
+        assert await lineage.neighbors("t1", ["exec-1"], Direction.DOWNSTREAM) == [edge]
+        await registry.delete_artifacts("t1", ["out-1"], ts(5))
+        assert await lineage.neighbors("t1", ["exec-1"], Direction.DOWNSTREAM) == []
+
+
+class TestMemoryLineage(LineageContract):
+    @pytest.fixture
+    async def lineage(self) -> AsyncIterator[MemoryLineageStore]:
+        store = MemoryLineageStore()
+        await store.ping()
+        yield store
+        await store.close()
+
+
+class TestMemoryDecisionLog(DecisionLogContract):
+    @pytest.fixture
+    async def decision_log(self) -> AsyncIterator[MemoryDecisionLog]:
+        log = MemoryDecisionLog()
+        yield log
+        await log.close()
