@@ -14,7 +14,7 @@ class DecisionLog(abc.ABC):
 
     @abc.abstractmethod
     async def append(self, records: Sequence[DecisionRecord]) -> None:
-        """Append decisions, durable on return.
+        """Append decisions, durable on return; a repeated ``decision_id`` is kept once.
 
         Raises:
             BackendUnavailableError: the log cannot be written.

@@ -45,6 +45,10 @@ class LineageStore(abc.ABC):
 
         ``limit_per_node`` caps the edges returned per node (oldest first), so
         a caller can detect fan-out beyond a limit by asking for limit + 1.
+
+        Raises:
+            InvalidInputError: ``direction`` is BOTH (walk each way instead).
+            BackendUnavailableError: the store cannot be reached.
         """
 
     async def traverse(

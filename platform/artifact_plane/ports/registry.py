@@ -53,7 +53,9 @@ class Registry(abc.ABC):
 
         Raises:
             ConflictError: ``(tenant, artifact_id)`` or ``(tenant, uri, version)``
-                exists already. Nothing is written.
+                exists already (versions compare by semver precedence, so build
+                metadata does not tell two versions apart). Nothing is written.
+            InvalidInputError: an edge belongs to another tenant than the record.
             BackendUnavailableError: the database cannot be reached.
         """
 
@@ -71,6 +73,7 @@ class Registry(abc.ABC):
     async def claim_name(self, tenant: str, uri: str, *, exclusive: bool) -> bool:
         """Register ``uri`` as a name of ``tenant``; True when it was new.
 
+        A name exists once claimed or once any version of it was inserted.
         With ``exclusive`` an existing name raises instead; this is the one
         place where concurrent ``failIfExists`` writers are told apart.
 
@@ -106,6 +109,10 @@ class Registry(abc.ABC):
         """Up to ``limit`` records matching ``query``, ordered by ``(created_at, artifact_id)``.
 
         ``after`` is the sort key of the last record of the previous page.
+
+        Raises:
+            InvalidInputError: a bad ``min_version`` or URI glob (a ``self``
+                glob must be resolved by the caller: the registry has no realm).
         """
 
     @abc.abstractmethod
@@ -123,6 +130,8 @@ class Registry(abc.ABC):
     ) -> ArtifactRecord:
         """Compare-and-set the status; return the updated record.
 
+        Only the compare-and-set: which transitions are allowed is the plane's rule.
+
         Raises:
             NotFoundError: no such artifact.
             ConflictError: the current status is not one of ``expected``.
@@ -136,7 +145,7 @@ class Registry(abc.ABC):
 
     @abc.abstractmethod
     async def find_by_execution(self, tenant: str, execution_id: str) -> list[ArtifactRecord]:
-        """Every record produced by ``execution_id``."""
+        """Every record produced by ``execution_id`` (in no particular order)."""
 
     @abc.abstractmethod
     async def expire_due(self, now: datetime, limit: int) -> list[ArtifactRecord]:
@@ -150,6 +159,8 @@ class Registry(abc.ABC):
 
         A record needs its payload unless it is expired and its last update
         (the moment it expired) is before ``expired_before`` — the GC grace.
+        Failed records keep theirs: a failed artifact is kept for diagnosis
+        until it is deleted.
         """
 
     @abc.abstractmethod

@@ -1,0 +1,111 @@
+"""``SqlLineageStore``: lineage edges in the registry database's ``lineage_edges`` table."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
+
+from artifact_plane.adapters.sql.engine import SqlDatabase
+from artifact_plane.adapters.sql.rows import chunked, close_edges_touching, insert_open_edges, to_edge
+from artifact_plane.adapters.sql.tables import lineage_edges
+from artifact_plane.errors import InvalidInputError
+from artifact_plane.models import LineageEdge
+from artifact_plane.ports.lineage import Direction, LineageStore
+
+__all__ = ["SqlLineageStore"]
+
+e = lineage_edges.c
+
+
+class SqlLineageStore(LineageStore):
+    """Lineage on SQLite or PostgreSQL, sharing the registry's database.
+
+    ``SqlRegistry.insert_artifact`` writes a record's edges into the same
+    table in the record's transaction; this store reads them. Traversal is
+    the port's level-by-level walk: one :meth:`neighbors` query per level.
+
+    Args:
+        database: the engine shared with ``SqlRegistry``.
+    """
+
+    def __init__(self, database: SqlDatabase) -> None:
+        self.database = database
+
+    def __repr__(self) -> str:
+        return f"SqlLineageStore({self.database!r})"
+
+    async def initialize(self) -> None:
+        """Create or migrate the schema (the registry's; safe to call again)."""
+        await self.database.initialize()
+
+    async def add_edges(self, edges: Sequence[LineageEdge]) -> None:
+        if edges:
+            await self.database.run(lambda conn: insert_open_edges(conn, edges), write=True)
+
+    async def close_edges(self, tenant: str, node_ids: Sequence[str], at: datetime) -> int:
+        if not node_ids:
+            return 0
+        return await self.database.run(
+            lambda conn: close_edges_touching(conn, tenant, node_ids, at), write=True
+        )
+
+    async def neighbors(
+        self,
+        tenant: str,
+        node_ids: Sequence[str],
+        direction: Direction,
+        *,
+        as_of: datetime | None = None,
+        limit_per_node: int | None = None,
+    ) -> list[LineageEdge]:
+        if direction is Direction.BOTH:
+            raise InvalidInputError("direction", "neighbors takes upstream or downstream, not both")
+        frontier = list(dict.fromkeys(node_ids))
+        if not frontier or (limit_per_node is not None and limit_per_node <= 0):
+            return []
+
+        def work(conn: Connection) -> list[LineageEdge]:
+            found: list[LineageEdge] = []
+            # One query for the frontier; only a frontier past CHUNK ids takes more.
+            for chunk in chunked(frontier):
+                stmt = _neighbors_query(tenant, chunk, direction, as_of, limit_per_node)
+                found.extend(to_edge(row) for row in conn.execute(stmt).mappings())
+            found.sort(key=lambda edge: (edge.created_at, edge.key))  # across chunks, as within one
+            return found
+
+        return await self.database.run(work, write=False)
+
+    async def ping(self) -> None:
+        await self.database.ping()
+
+    async def close(self) -> None:
+        await self.database.dispose()
+
+
+def _neighbors_query(
+    tenant: str,
+    node_ids: Sequence[str],
+    direction: Direction,
+    as_of: datetime | None,
+    limit_per_node: int | None,
+) -> Select[Any]:
+    near = e.source_id if direction is Direction.DOWNSTREAM else e.target_id
+    where: list[ColumnElement[bool]] = [e.tenant_id == tenant, near.in_(node_ids)]
+    if as_of is None:
+        where.append(e.closed_at.is_(None))
+    else:
+        where += [e.created_at <= as_of, or_(e.closed_at.is_(None), e.closed_at > as_of)]
+    if limit_per_node is None:
+        return select(lineage_edges).where(*where).order_by(e.created_at, e.edge_key)
+    # Oldest limit_per_node edges of each near node, ranked in the database.
+    rank = func.row_number().over(partition_by=near, order_by=(e.created_at, e.edge_key)).label("rank")
+    ranked = select(lineage_edges, rank).where(*where).subquery("ranked")
+    r = ranked.c
+    return (
+        select(*(r[column.name] for column in lineage_edges.columns))
+        .where(r.rank <= limit_per_node)
+        .order_by(r.created_at, r.edge_key)
+    )
