@@ -78,18 +78,34 @@ async def test_record_fields_and_content_addressing(plane: ArtifactPlane, clock:
     me = plane.for_subject(ALICE)
     data = b"quarterly numbers"
     art_id = await me.create_artifact(
-        data, artifact_type="report", content_type="text/csv", tags=["q3", "finance"],
-        metadata={"rows": 3}, session_id="s-1", solution_id="sol-1", ttl=60, regenerable=True,
-        retention_policy="keep-1y", capabilities=["preview"], schema_version="1.0.0",
+        data,
+        artifact_type="report",
+        content_type="text/csv",
+        tags=["q3", "finance"],
+        metadata={"rows": 3},
+        session_id="s-1",
+        solution_id="sol-1",
+        ttl=60,
+        regenerable=True,
+        retention_policy="keep-1y",
+        capabilities=["preview"],
+        schema_version="1.0.0",
     )
     assert art_id == compute_artifact_id(data) == digest_bytes(data)[:32]
     record = await me.get_meta(art_id)
-    assert record.tenant_id == "acme" and record.realm == "insights" and record.owner == "alice"
-    assert record.sha256 == digest_bytes(data) and record.size_bytes == len(data)
-    assert record.payload_key == f"tenants/acme/sha256/{record.sha256[:2]}/{record.sha256[2:4]}/{record.sha256}"
-    assert record.tags == ("q3", "finance") and record.metadata == {"rows": 3}
+    assert record.tenant_id == "acme"
+    assert record.realm == "insights"
+    assert record.owner == "alice"
+    assert record.sha256 == digest_bytes(data)
+    assert record.size_bytes == len(data)
+    assert (
+        record.payload_key == f"tenants/acme/sha256/{record.sha256[:2]}/{record.sha256[2:4]}/{record.sha256}"
+    )
+    assert record.tags == ("q3", "finance")
+    assert record.metadata == {"rows": 3}
     assert record.expires_at == clock.now + timedelta(seconds=60)
-    assert record.status is ArtifactStatus.READY and record.regenerable
+    assert record.status is ArtifactStatus.READY
+    assert record.regenerable
     assert (record.retention_policy, record.capabilities) == ("keep-1y", ("preview",))
     # Same content again: same ID, still one record and one payload.
     assert await me.create_artifact(data, artifact_type="report", content_type="text/csv") == art_id
@@ -129,10 +145,14 @@ async def test_list_filters_and_pagination(plane: ArtifactPlane, clock: Clock) -
     ids = []
     for n in range(25):
         clock.advance(1)
-        ids.append(await me.create_artifact(
-            f"doc {n}".encode(), artifact_type="report" if n % 2 else "note",
-            tags=["even"] if n % 2 == 0 else ["odd"], status="pending" if n == 3 else "ready",
-        ))
+        ids.append(
+            await me.create_artifact(
+                f"doc {n}".encode(),
+                artifact_type="report" if n % 2 else "note",
+                tags=["even"] if n % 2 == 0 else ["odd"],
+                status="pending" if n == 3 else "ready",
+            )
+        )
     seen, cursor = [], None
     while True:
         page = await me.list_artifacts(limit=10, cursor=cursor)
@@ -161,7 +181,10 @@ async def test_list_by_uri_glob_and_min_version(plane: ArtifactPlane) -> None:
     await me.write("artifact://insights/pack/deep/b.json", {"v": 2}, version="1.10.0")
     await me.write("artifact://insights/other/c.json", {"v": 3}, version="2.0.0-rc.1")
     deep = await me.list_artifacts(uri="artifact://insights/pack/**")
-    assert {r.uri for r in deep.items} == {"artifact://insights/pack/a.json", "artifact://insights/pack/deep/b.json"}
+    assert {r.uri for r in deep.items} == {
+        "artifact://insights/pack/a.json",
+        "artifact://insights/pack/deep/b.json",
+    }
     shallow = await me.list_artifacts(uri="artifact://self/pack/*")
     assert [r.uri for r in shallow.items] == ["artifact://insights/pack/a.json"]
     newer = await me.list_artifacts(min_version="1.10.0")
@@ -186,7 +209,9 @@ async def test_write_versions_and_read(plane: ArtifactPlane) -> None:
     assert [r.artifact_id for r in history] == [first, second, third]
     assert (await me.read(uri)).payload == b'{"total":3}'
     assert (await me.read(uri, version="1.0.1")).payload == b'{"total":2}'
-    assert (await me.read("artifact://insights/reports/q3.json", accept=["application/*"])).version == "1.10.0"
+    assert (
+        await me.read("artifact://insights/reports/q3.json", accept=["application/*"])
+    ).version == "1.10.0"
     # Rewriting the same version with the same content is idempotent; other content conflicts.
     assert await me.write(uri, {"total": 1}, version="1.0.0") == first
     with pytest.raises(ConflictError):
@@ -283,7 +308,8 @@ async def test_ttl_sweep_and_gc(plane: ArtifactPlane, clock: Clock) -> None:
 async def test_gc_grace_keeps_young_payloads(plane: ArtifactPlane) -> None:
     await plane.payloads.put_bytes("acme", b"in flight")
     report = await plane.collect_garbage(grace=timedelta(hours=1), now=_wall_now())
-    assert report.deleted == 0 and report.kept == 1
+    assert report.deleted == 0
+    assert report.kept == 1
 
 
 async def test_gc_counts_references_by_digest(plane: ArtifactPlane) -> None:
@@ -309,7 +335,9 @@ async def test_delete_and_delete_by_execution(plane: ArtifactPlane) -> None:
     me = plane.for_subject(ALICE)
     source = await me.create_artifact(b"src", artifact_type="blob")
     outs = [
-        await me.create_artifact(f"out {n}".encode(), artifact_type="blob", execution_id="run-1", inputs=[source])
+        await me.create_artifact(
+            f"out {n}".encode(), artifact_type="blob", execution_id="run-1", inputs=[source]
+        )
         for n in range(3)
     ]
     assert sorted(await me.delete_by_execution("run-1")) == sorted(outs)
@@ -317,7 +345,8 @@ async def test_delete_and_delete_by_execution(plane: ArtifactPlane) -> None:
         with pytest.raises(NotFoundError):
             await me.get_meta(art_id)
     graph = await me.lineage(source, direction="downstream")
-    assert {n.id for n in graph.nodes} == {source}
+    # The run still consumed the source; its deleted outputs are gone from current lineage.
+    assert {n.id for n in graph.nodes} == {source, "run-1"}
     await me.delete_artifact(source)
     with pytest.raises(NotFoundError):
         await me.delete_artifact(source)
@@ -333,7 +362,8 @@ async def test_register_lineage_and_walk(plane: ArtifactPlane) -> None:
     chart = await me.create_artifact(b"chart", artifact_type="visualization")
     report = await me.create_artifact(b"report", artifact_type="quality_report")
     execution = await me.register_lineage("analyze-1", inputs=[raw], outputs=[stats, chart], intent="analyze")
-    assert execution.inputs == (raw,) and execution.outputs == (stats, chart)
+    assert execution.inputs == (raw,)
+    assert execution.outputs == (stats, chart)
     await me.register_lineage("report-1", inputs=[stats], outputs=[report], intent="quality_report")
 
     one_hop = await me.lineage(raw, direction="downstream", depth=1)
@@ -342,16 +372,21 @@ async def test_register_lineage_and_walk(plane: ArtifactPlane) -> None:
     full = await me.lineage(raw, direction="downstream", depth=3)
     assert {n.id for n in full.nodes} == {raw, "analyze-1", stats, chart, "report-1", report}
     kinds = {n.id: n.kind for n in full.nodes}
-    assert kinds["report-1"] is NodeKind.EXECUTION and kinds[report] is NodeKind.ARTIFACT
+    assert kinds["report-1"] is NodeKind.EXECUTION
+    assert kinds[report] is NodeKind.ARTIFACT
     depths = {n.id: n.depth for n in full.nodes}
-    assert depths[stats] == 1 and depths[report] == 2
+    assert depths[stats] == 1
+    assert depths[report] == 2
     up = await me.lineage(report, direction="upstream", depth=5)
     assert {n.id for n in up.nodes} == {report, "report-1", stats, "analyze-1", raw}
     assert chart not in {n.id for n in up.nodes}
     cut = await me.lineage(raw, direction="downstream", depth=3, max_nodes=3)
-    assert cut.is_partial and len(cut.nodes) == 3 and "max_nodes" in cut.truncated_by
+    assert cut.is_partial
+    assert len(cut.nodes) == 3
+    assert "max_nodes" in cut.truncated_by
     fan = await me.lineage(raw, direction="downstream", depth=3, fanout_limit=1)
-    assert fan.is_partial and chart not in {n.id for n in fan.nodes}
+    assert fan.is_partial
+    assert chart not in {n.id for n in fan.nodes}
     from_execution = await me.lineage("analyze-1", direction="both", depth=1)
     assert {n.id for n in from_execution.nodes} == {"analyze-1", raw, stats, chart}
     assert (await me.get_execution("analyze-1")).intent == "analyze"
@@ -363,7 +398,8 @@ async def test_create_with_execution_records_edges(plane: ArtifactPlane) -> None
     out = await me.create_artifact(b"out", artifact_type="analysis_result", execution_id="e-9", inputs=[src])
     graph = await me.lineage(out, direction="upstream", depth=1)
     assert {(e.kind.value, e.source_id, e.target_id) for e in graph.edges} == {
-        ("PRODUCED", "e-9", out), ("CONSUMED_BY", src, "e-9"),
+        ("PRODUCED", "e-9", out),
+        ("CONSUMED_BY", src, "e-9"),
     }
     with pytest.raises(NotFoundError):
         await me.create_artifact(b"x", artifact_type="blob", execution_id="e-9", inputs=["0" * 32])
@@ -382,9 +418,11 @@ async def test_lineage_redacts_what_the_reader_may_not_read(plane: ArtifactPlane
     by_kind = {(n.kind, n.redacted) for n in graph.nodes}
     assert (NodeKind.ARTIFACT, True) in by_kind
     assert hidden not in {n.id for n in graph.nodes}
-    assert len(graph.nodes) == 3 and len(graph.edges) == 2
+    assert len(graph.nodes) == 3
+    assert len(graph.edges) == 2
     redacted = next(n for n in graph.nodes if n.redacted)
-    assert redacted.artifact_type is None and redacted.depth == 1
+    assert redacted.artifact_type is None
+    assert redacted.depth == 1
     assert any(e.target_id == redacted.id for e in graph.edges)
 
 
@@ -406,9 +444,16 @@ async def test_bad_ids_are_refused_and_nothing_written(plane: ArtifactPlane, bad
 
 @pytest.mark.parametrize(
     "bad_uri",
-    ["artifact://insights/../x", "artifact://insights/a//b", "artifact://insights/nul\x00",
-     "artifact://insights/ünïcode", "http://insights/x", "artifact://insights", "artifact://../x/y",
-     "artifact://insights/./x"],
+    [
+        "artifact://insights/../x",
+        "artifact://insights/a//b",
+        "artifact://insights/nul\x00",
+        "artifact://insights/ünïcode",
+        "http://insights/x",
+        "artifact://insights",
+        "artifact://../x/y",
+        "artifact://insights/./x",
+    ],
 )
 async def test_bad_uris_are_refused_and_nothing_written(plane: ArtifactPlane, bad_uri: str) -> None:
     me = plane.for_subject(ALICE)
@@ -431,7 +476,9 @@ async def test_bad_uris_are_refused_and_nothing_written(plane: ArtifactPlane, ba
         ("status", {"status": "done"}),
     ],
 )
-async def test_bad_fields_are_refused_and_nothing_written(plane: ArtifactPlane, field: str, kwargs: dict) -> None:
+async def test_bad_fields_are_refused_and_nothing_written(
+    plane: ArtifactPlane, field: str, kwargs: dict
+) -> None:
     me = plane.for_subject(ALICE)
     with pytest.raises(InvalidInputError) as err:
         await me.write("artifact://self/a.json", b"data", **kwargs)
@@ -462,11 +509,13 @@ async def test_policy_denial_carries_reasons_and_is_logged(plane: ArtifactPlane)
     reader = plane.for_subject(READER)
     with pytest.raises(PolicyDeniedError) as err:
         await reader.create_artifact(b"nope", artifact_type="blob")
-    assert err.value.reasons and err.value.decision_id
+    assert err.value.reasons
+    assert err.value.decision_id
     assert await _payload_count(plane) == 0
     denied = await plane.decisions.query("acme", DecisionFilter(allow=False), limit=10)
     assert [d.decision_id for d in denied] == [err.value.decision_id]
-    assert denied[0].action == "create" and denied[0].subject_id == "rita"
+    assert denied[0].action == "create"
+    assert denied[0].subject_id == "rita"
     assert list(denied[0].reasons) == err.value.reasons
 
 
@@ -490,7 +539,8 @@ async def test_module_helpers(plane: ArtifactPlane) -> None:
     json_id = await store_json(me, {"k": [1, 2]})
     assert await load_text(me, text_id) == "plain words"
     assert await load_json(me, artifact_ref(json_id)) == {"k": [1, 2]}
-    assert is_artifact_ref(artifact_ref(json_id)) and not is_artifact_ref({"$artifact": "../x"})
+    assert is_artifact_ref(artifact_ref(json_id))
+    assert not is_artifact_ref({"$artifact": "../x"})
     named = await me.write("artifact://self/doc.json", {"n": 1})
     assert (await resolve_artifact(me, "artifact://insights/doc.json")).artifact_id == named
     assert (await resolve_artifact(me, named)).uri == "artifact://insights/doc.json"

@@ -8,6 +8,7 @@ driver exception ever crosses a port::
     ├── InvalidInputError        bad input; nothing was written
     ├── NotFoundError            no such artifact / execution / URI (or not visible to you)
     ├── ConflictError            exists already, lost a race, wrong current state
+    ├── AuthenticationError      no valid credentials (API: 401 / UNAUTHENTICATED)
     ├── PolicyDeniedError        policy said no; carries the reasons and decision id
     ├── BackendUnavailableError  a backend could not be reached; safe to retry
     ├── DeadlineExceededError    a wait ran out of time (also a builtin TimeoutError)
@@ -23,6 +24,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "ArtifactPlaneError",
+    "AuthenticationError",
     "BackendUnavailableError",
     "ConfigurationError",
     "ConflictError",
@@ -79,6 +81,16 @@ class ConflictError(ArtifactPlaneError):
         self.ref = ref
         self.reason = reason
         super().__init__(f"conflict on {ref}: {reason}")
+
+
+class AuthenticationError(ArtifactPlaneError, PermissionError):
+    """The request carries no valid credentials (a missing, expired or forged token)."""
+
+    code = "UNAUTHENTICATED"
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+        super().__init__(f"not authenticated: {reason}")
 
 
 class PolicyDeniedError(ArtifactPlaneError, PermissionError):

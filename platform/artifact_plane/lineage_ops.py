@@ -42,7 +42,8 @@ class LineageOps:
         Raises:
             InvalidInputError: bad IDs.
             NotFoundError: an input or output is not an artifact of this tenant.
-            PolicyDeniedError: you may not register lineage on one of them.
+            PolicyDeniedError: you may not read an input, or not register
+                lineage on an output.
         """
         validate_id(execution_id, "execution_id")
         ids = list(dict.fromkeys([*inputs, *outputs]))
@@ -52,11 +53,15 @@ class LineageOps:
         missing = [value for value in ids if value not in records]
         if missing:
             raise NotFoundError("artifact", ", ".join(missing))
-        await self._plane.authz.require(
-            self.subject,
-            "lineage.register",
-            [{**records[i].resource(), "execution_id": execution_id} for i in ids],
-        )
+        # Consuming needs read access; claiming to have produced needs lineage.register.
+        if inputs:
+            await self._plane.authz.require(self.subject, "read", [records[i].resource() for i in inputs])
+        if outputs:
+            await self._plane.authz.require(
+                self.subject,
+                "lineage.register",
+                [{**records[o].resource(), "execution_id": execution_id} for o in outputs],
+            )
         now = self._plane.clock()
         try:
             previous: Execution | None = await self._plane.registry.get_execution(self.tenant, execution_id)

@@ -167,7 +167,8 @@ def load_realm_manifests(directory: Path) -> dict[str, RealmManifest]:
         if unknown:
             raise ConfigurationError(
                 f"{sources[realm_id]}: permissions",
-                f"names realms with no manifest: {', '.join(unknown)} (known: {', '.join(sorted(manifests))})",
+                f"names realms with no manifest: {', '.join(unknown)} "
+                f"(known: {', '.join(sorted(manifests))})",
             )
     return manifests
 

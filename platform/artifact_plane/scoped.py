@@ -148,7 +148,7 @@ class ScopedPlane(LineageOps):
             prepared.encoding,
         )
         edges = self._edges(record.artifact_id, execution_id, input_ids, record.created_at)
-        return await self._insert(record, edges, content_addressed=artifact_id is None)
+        return await self._insert(record, edges)
 
     async def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
         """Create many artifacts at once; return their IDs in order.
@@ -175,18 +175,13 @@ class ScopedPlane(LineageOps):
             inputs = args.pop("inputs", ())
             fields = check_fields(self.subject, **args)
             specs.append((fields, explicit, inputs, prepare(data, content_type, encoding)))
-        wanted = [i for _, _, inputs, _ in specs for i in inputs]
-        found = (
-            await self._plane.registry.get_many(self.tenant, list(dict.fromkeys(wanted))) if wanted else {}
-        )
         for fields, _, inputs, _ in specs:
             if inputs and fields.get("execution_id") is None:
                 raise InvalidInputError(
                     "inputs", "inputs are consumed by an execution: give execution_id too"
                 )
-            missing = [validate_id(i, "inputs") for i in inputs if i not in found]
-            if missing:
-                raise NotFoundError("artifact", ", ".join(missing))
+        wanted = [i for _, _, inputs, _ in specs for i in inputs]
+        await self._existing_inputs(wanted, "batch" if wanted else None)
         resources = [
             {
                 **fields,
@@ -226,10 +221,10 @@ class ScopedPlane(LineageOps):
         except ConflictError:
             # Raced with another writer: settle each one by the single-item rules.
             for record, edges in fresh:
-                await self._insert(record, edges, content_addressed=True)
+                await self._insert(record, edges)
         for art_id in existing:
             record, edges = rows[art_id]
-            await self._insert(record, edges, content_addressed=True)
+            await self._insert(record, edges)
         return ids
 
     async def write(
@@ -301,7 +296,7 @@ class ScopedPlane(LineageOps):
             )
             edges = self._edges(record.artifact_id, checked.get("execution_id"), input_ids, record.created_at)
             try:
-                return await self._insert(record, edges, content_addressed=True)
+                return await self._insert(record, edges)
             except ConflictError:
                 if explicit is not None:
                     raise
@@ -538,41 +533,51 @@ class ScopedPlane(LineageOps):
 
     # ---------------------------------------------------------------- helpers
 
-    async def _insert(
-        self, record: ArtifactRecord, edges: Sequence[LineageEdge], *, content_addressed: bool
-    ) -> str:
+    async def _insert(self, record: ArtifactRecord, edges: Sequence[LineageEdge]) -> str:
+        """Insert, or settle a conflict: the same artifact again is an idempotent success.
+
+        "The same" means same ID, content, type and realm — what a retried
+        create (or a content-addressed re-create) produces; it records any new
+        lineage edges. Anything else is a conflict.
+        """
         try:
             await self._plane.registry.insert_artifact(record, edges)
-        except ConflictError:
-            if not content_addressed:
-                raise
-            existing = await self._plane.registry.get_artifact(self.tenant, record.artifact_id)
-            same = (existing.sha256, existing.artifact_type, existing.realm) == (
-                record.sha256,
-                record.artifact_type,
-                record.realm,
+            return record.artifact_id
+        except ConflictError as conflict:
+            try:
+                existing = await self._plane.registry.get_artifact(self.tenant, record.artifact_id)
+            except NotFoundError:
+                raise conflict from None  # the (uri, version) was taken, not the ID
+        same = (existing.sha256, existing.artifact_type, existing.realm) == (
+            record.sha256,
+            record.artifact_type,
+            record.realm,
+        )
+        if not same:
+            raise ConflictError(
+                record.artifact_id, "exists with other content or type; pass another artifact_id"
             )
-            if not same:
-                raise ConflictError(
-                    record.artifact_id, "exists with other content or type; pass an explicit artifact_id"
-                ) from None
-            if existing.status in {ArtifactStatus.EXPIRED, ArtifactStatus.FAILED}:
-                raise ConflictError(
-                    record.artifact_id,
-                    f"the same content exists as a {existing.status.value} artifact; "
-                    "delete it or pass an explicit artifact_id",
-                ) from None
-            await self._plane.lineage.add_edges(edges)
+        if existing.status in {ArtifactStatus.EXPIRED, ArtifactStatus.FAILED}:
+            raise ConflictError(
+                record.artifact_id,
+                f"the same content exists as a {existing.status.value} artifact; "
+                "delete it or pass an explicit artifact_id",
+            )
+        await self._plane.lineage.add_edges(edges)
         return record.artifact_id
 
     async def _existing_inputs(self, inputs: Sequence[str], execution_id: str | None) -> list[str]:
+        """Check the inputs exist in this tenant and may be read (one policy batch)."""
         ids = [validate_id(i, "inputs") for i in inputs]
         if ids and execution_id is None:
             raise InvalidInputError("inputs", "inputs are consumed by an execution: give execution_id too")
-        found = await self._plane.registry.get_many(self.tenant, ids) if ids else {}
+        if not ids:
+            return ids
+        found = await self._plane.registry.get_many(self.tenant, list(dict.fromkeys(ids)))
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFoundError("artifact", ", ".join(missing))
+        await self._plane.authz.require(self.subject, "read", [r.resource() for r in found.values()])
         return ids
 
     def _edges(

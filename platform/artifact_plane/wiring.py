@@ -74,10 +74,26 @@ def build_payloads(settings: Settings) -> PayloadStore:
 
 def policy_data(settings: Settings) -> dict[str, Any]:
     """The data document policies see: the realm manifests, keyed by realm id."""
-    from artifact_plane.realms_manifest import load_realm_manifests
+    from artifact_plane import realms_manifest
 
-    manifests = load_realm_manifests(settings.realms_dir)
-    return {"realms": {realm: manifest.model_dump(mode="json", by_alias=True) for realm, manifest in manifests.items()}}
+    return realms_manifest.policy_data(realms_manifest.load_realm_manifests(settings.realms_dir))
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> str | None:
+    """Run the SQL registry's migrations up to ``revision``; None when there is no SQL registry.
+
+    Blocking (the CLI calls it directly).
+
+    Raises:
+        ConfigurationError: the registry URL is not a supported database.
+        BackendUnavailableError: the database cannot be reached.
+    """
+    url = settings.resolved_registry_url()
+    if url == "memory":
+        return None
+    from artifact_plane.adapters.sql.migrate import upgrade
+
+    return upgrade(url, revision=revision, sqlite_synchronous=settings.sqlite_synchronous)
 
 
 def build_policy(settings: Settings) -> PolicyEngine:
@@ -86,10 +102,6 @@ def build_policy(settings: Settings) -> PolicyEngine:
     if url == "rego":
         from artifact_plane.adapters.rego import RegoPolicyEngine
 
-        if not settings.policy_dir.is_dir():
-            raise ConfigurationError(
-                "AP_POLICY_DIR", f"{settings.policy_dir} is not a directory of .rego files (run from the repo, or set it)"
-            )
         return RegoPolicyEngine(settings.policy_dir, policy_data(settings))
     if url == "memory":
         from artifact_plane.adapters.memory.policy import MemoryPolicyEngine

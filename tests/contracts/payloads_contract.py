@@ -482,7 +482,9 @@ class PayloadStoreContract:
 
     async def test_delete_if_stale_spares_fresh_payloads(self, payloads: PayloadStore) -> None:
         stored = await payloads.put_bytes(TENANT, b"fresh")
-        assert not await payloads.delete_if_stale(TENANT, stored.sha256, stored.modified_at - timedelta(seconds=1))
+        assert not await payloads.delete_if_stale(
+            TENANT, stored.sha256, stored.modified_at - timedelta(seconds=1)
+        )
         assert await payloads.get_bytes(TENANT, stored.sha256) == b"fresh"
 
     async def test_delete_if_stale_removes_old_payloads(self, payloads: PayloadStore) -> None:
@@ -496,7 +498,7 @@ class PayloadStoreContract:
         first = await payloads.put_bytes(TENANT, b"again")
         # A cutoff between the two writes: only the refresh keeps the payload alive.
         cutoff = first.modified_at + timedelta(microseconds=1)
-        while datetime.now(UTC) <= cutoff:  # wall clock must pass the cutoff (microseconds)
+        while datetime.now(UTC) <= cutoff:  # noqa: ASYNC110 - wall clock must pass a microsecond
             await asyncio.sleep(0)
         second = await payloads.put_bytes(TENANT, b"again")
         assert second.modified_at >= cutoff

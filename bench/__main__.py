@@ -1,0 +1,107 @@
+"""``python -m bench``: run the benchmarks, print one table per section, save JSON."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from bench.common import REPO, ensure_importable
+
+QUICK = {
+    "one": 30,
+    "batched": 300,
+    "batch": 100,
+    "edges": 20_000,
+    "samples": 6,
+    "plane_samples": 6,
+    "plane_budget": 4.0,
+}
+FULL = {
+    "one": 1_000,
+    "batched": 5_000,
+    "batch": 500,
+    "edges": 1_000_000,
+    "samples": 20,
+    "plane_samples": 20,
+    "plane_budget": 60.0,
+}
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a smoke run: small N, ~20k edges")
+    parser.add_argument("--only", choices=["ingest", "lineage"], help="run one section")
+    parser.add_argument("--one", type=int, help="artifacts created one at a time")
+    parser.add_argument("--batched", type=int, help="artifacts created with create_many")
+    parser.add_argument("--batch", type=int, help="create_many batch size")
+    parser.add_argument("--edges", type=int, help="lineage graph size (edges)")
+    parser.add_argument("--samples", type=int, help="start nodes per depth")
+    parser.add_argument(
+        "--plane-samples", type=int, help="of those, how many also through ScopedPlane.lineage"
+    )
+    parser.add_argument(
+        "--plane-budget", type=float, help="seconds per depth after which ScopedPlane.lineage stops walking"
+    )
+    parser.add_argument("--seed", type=int, default=20240611)
+    parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
+    parser.add_argument("--tmp", type=Path, help="where the temp directories go (default: the system's)")
+    args = parser.parse_args(argv)
+    for key, value in (QUICK if args.quick else FULL).items():
+        if getattr(args, key) is None:
+            setattr(args, key, value)
+    return args
+
+
+async def run(args: argparse.Namespace, console: Console) -> list[Any]:
+    from bench import ingest, lineage
+    from bench.report import render
+
+    sections = []
+    with tempfile.TemporaryDirectory(prefix="ap-bench-", dir=args.tmp) as tmp:
+        root = Path(tmp)
+        if args.only in (None, "ingest"):
+            console.print("[bold]Ingest…[/bold]")
+            section = await ingest.run(
+                root / "ingest", one=args.one, batched=args.batched, batch=args.batch, seed=args.seed
+            )
+            render(console, section)
+            sections.append(section)
+        if args.only in (None, "lineage"):
+            console.print("[bold]Lineage…[/bold]")
+            section = await lineage.run(
+                root / "lineage",
+                edges=args.edges,
+                samples=args.samples,
+                plane_samples=args.plane_samples,
+                plane_budget=args.plane_budget,
+                seed=args.seed,
+            )
+            render(console, section)
+            sections.append(section)
+    return sections
+
+
+def main(argv: list[str] | None = None, console: Console | None = None) -> int:
+    """Run the benchmarks; 0 when every section completed and every check held."""
+    ensure_importable()
+    from bench.report import machine, machine_line, write_json
+
+    args = parse(argv)
+    console = console or Console(width=None if Console().is_terminal else 140)
+    info = machine()
+    console.print(machine_line(info), highlight=False, soft_wrap=True)
+    sections = asyncio.run(run(args, console))
+    settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
+    write_json(args.output, info, settings, sections)
+    console.print(machine_line(info), highlight=False, soft_wrap=True)
+    console.print(f"Results saved to {args.output}", highlight=False)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

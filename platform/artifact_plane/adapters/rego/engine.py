@@ -1,0 +1,394 @@
+"""RegoPolicyEngine: the policies in ``policies/`` evaluated in-process by regopy.
+
+The policy files (``*_test.rego`` excluded) and the data document are
+compiled once into a bundle per *revision*: the SHA-256 of the file names,
+their contents and the canonical JSON of the data. Files are re-checked at
+most every ``reload_interval`` seconds (a stat of each file); a change
+compiles the new revision. Evaluation runs in a worker thread, one
+interpreter per revision behind a lock (regopy blocks and is not
+thread-safe).
+
+Every evaluation problem fails closed: the decision is a deny whose reason
+starts with ``policy engine error:``, and the problem is logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio.to_thread
+from pydantic_core import to_jsonable_python
+from regopy import Input, Interpreter, LogLevel, NodeKind, RegoError
+from regopy import rego_shared as capi
+
+from artifact_plane.errors import BackendUnavailableError, ConfigurationError
+from artifact_plane.models import PolicyDecision, PolicyInput
+from artifact_plane.ports.policy import PolicyEngine
+
+__all__ = ["DEFAULT_ENTRYPOINT", "RegoPolicyEngine", "policy_revision"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_ENTRYPOINT = "artifact_plane/authz/decision"
+ENGINE_ERROR = "policy engine error: "
+TEST_SUFFIX = "_test.rego"
+
+# Strings and comments are blanked before looking for constructs we refuse.
+_STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
+# regopy 1.5 aborts the whole process while compiling `with input as ...`.
+_WITH_INPUT = re.compile(r"\bwith\s+input\s+as\b")
+_PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
+_ERROR_HEAD = re.compile(r"\(error (\d+):")
+_ERROR_MSG = re.compile(r"\(errormsg (\d+):")
+
+
+class _EvaluationError(Exception):
+    """One evaluation went wrong; becomes a fail-closed deny."""
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    """The policy files as read: names, texts and a cheap change signature."""
+
+    files: tuple[tuple[str, str], ...]
+    signature: tuple[tuple[str, int, int, int], ...]
+
+
+@dataclass
+class _Compiled:
+    """One revision ready to evaluate (``error`` set when it does not compile)."""
+
+    revision: str
+    signature: tuple[tuple[str, int, int, int], ...]
+    bundle: Any = None
+    interpreter: Any = None
+    error: str | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def policy_revision(files: Sequence[tuple[str, str]], data_json: str) -> str:
+    """SHA-256 over sorted ``(name, text)`` policy files and the canonical data JSON."""
+    digest = hashlib.sha256()
+    for name, text in sorted(files):
+        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
+    digest.update(b"data\0" + data_json.encode())
+    return digest.hexdigest()
+
+
+def _canonical_json(data: Mapping[str, Any]) -> str:
+    try:
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ConfigurationError("policy data", f"must be JSON: {exc}") from exc
+
+
+def _policy_paths(policy_dir: Path) -> list[Path]:
+    return sorted(p for p in policy_dir.rglob("*.rego") if p.is_file() and not p.name.endswith(TEST_SUFFIX))
+
+
+def _signature(policy_dir: Path, paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
+    entries = []
+    for path in paths:
+        stat = path.stat()
+        entries.append((path.relative_to(policy_dir).as_posix(), stat.st_mtime_ns, stat.st_size, stat.st_ino))
+    return tuple(entries)
+
+
+def _read_snapshot(policy_dir: Path) -> _Snapshot:
+    """Stat, then read, every policy file (stat first, so a write in between shows as a change)."""
+    if not policy_dir.is_dir():
+        raise ConfigurationError("AP_POLICY_DIR", f"{policy_dir} is not a directory")
+    try:
+        paths = _policy_paths(policy_dir)
+        signature = _signature(policy_dir, paths)
+        files = tuple(
+            (path.relative_to(policy_dir).as_posix(), path.read_text(encoding="utf-8")) for path in paths
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError("AP_POLICY_DIR", f"cannot read policies in {policy_dir}: {exc}") from exc
+    if not files:
+        raise ConfigurationError("AP_POLICY_DIR", f"{policy_dir} holds no .rego policy files")
+    return _Snapshot(files, signature)
+
+
+def _take(text: str, start: int) -> tuple[str, int]:
+    """Read a length-prefixed string ``<n>:<chars>`` of regopy's error format at ``start``."""
+    colon = text.index(":", start)
+    length = int(text[start:colon])
+    return text[colon + 1 : colon + 1 + length], colon + 1 + length
+
+
+def _describe_rego_error(message: str, sources: Mapping[str, str]) -> str:
+    """``file:line:col: message`` for each error in regopy's S-expression error text."""
+    found: list[str] = []
+    for head in _ERROR_HEAD.finditer(message):
+        try:
+            name, end = _take(message, head.start(1))
+            offset = int(message[end + 1 : message.index("|", end + 1)])
+            msg_at = _ERROR_MSG.search(message, end)
+            text = _take(message, msg_at.start(1))[0] if msg_at else "error"
+        except ValueError:
+            continue
+        source = sources.get(name, "")
+        line = source.count("\n", 0, offset) + 1
+        column = offset - (source.rfind("\n", 0, offset) + 1) + 1
+        found.append(f"{name}:{line}:{column}: {text}")
+    return "; ".join(dict.fromkeys(found)) or message.strip().splitlines()[0][:200]
+
+
+def _refuse_known_crashes(files: Sequence[tuple[str, str]], policy_dir: Path) -> None:
+    for name, text in files:
+        code = _STRINGS_AND_COMMENTS.sub("", text)
+        if _WITH_INPUT.search(code):
+            raise ConfigurationError(
+                "AP_POLICY_DIR",
+                f"{policy_dir / name}: `with input as ...` crashes regopy; "
+                "override fields instead (`with input.subject as ...`) or pass the request as an argument",
+            )
+
+
+def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: str) -> _Compiled:
+    """Build the bundle for one revision.
+
+    Raises:
+        ConfigurationError: a file does not parse or compile (named in the
+            message), or no module declares the entrypoint's package.
+    """
+    revision = policy_revision(snapshot.files, data_json)
+    _refuse_known_crashes(snapshot.files, policy_dir)
+    package = entrypoint.rsplit("/", 1)[0].replace("/", ".")
+    if not any(package in _PACKAGE.findall(text) for _, text in snapshot.files):
+        raise ConfigurationError(
+            "AP_POLICY_DIR", f"no policy in {policy_dir} declares package {package} (entrypoint {entrypoint})"
+        )
+    builder = Interpreter()
+    builder.log_level = LogLevel.NONE  # errors come back to us; do not print them to stderr
+    sources = dict(snapshot.files)
+    for name, text in snapshot.files:
+        try:
+            builder.add_module(name, text)
+        except RegoError as exc:
+            detail = _describe_rego_error(str(exc), sources)
+            raise ConfigurationError(
+                "AP_POLICY_DIR", f"{policy_dir / name} does not parse: {detail}"
+            ) from exc
+    try:
+        builder.add_data_json(data_json)
+        bundle = builder.build(None, [entrypoint])
+    except RegoError as exc:
+        detail = _describe_rego_error(str(exc), sources)
+        raise ConfigurationError(
+            "AP_POLICY_DIR", f"policies in {policy_dir} do not compile: {detail}"
+        ) from exc
+    if not bundle.ok():
+        raise ConfigurationError("AP_POLICY_DIR", f"policies in {policy_dir} do not compile")
+    interpreter = Interpreter()
+    interpreter.log_level = LogLevel.NONE
+    return _Compiled(revision, snapshot.signature, bundle=bundle, interpreter=interpreter)
+
+
+def _node_value(node: Any) -> Any:
+    """Convert an output node to Python.
+
+    Walks nodes rather than parsing the output's JSON text: regopy does not
+    escape quotes or backslashes of strings that came from the input there.
+    A string a built-in made (``concat``) keeps its surrounding quotes in the
+    node, with its input-derived characters unescaped; regopy's own output
+    drops those quotes, and so do we. (Escapes written in policy literals
+    stay escaped: keep reason texts free of them.)
+    """
+    kind = capi.rego_node_type(node)
+    if kind in (NodeKind.Term, NodeKind.Scalar):
+        return _node_value(capi.rego_node_get(node, 0))
+    if kind == NodeKind.String:
+        text: str = capi.rego_node_value(node)
+        return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+    if kind in (NodeKind.Boolean, NodeKind.True_, NodeKind.False_):
+        return capi.rego_node_value(node) == "true"
+    if kind == NodeKind.Int:
+        return int(capi.rego_node_value(node))
+    if kind == NodeKind.Float:
+        return float(capi.rego_node_value(node))
+    if kind == NodeKind.Null:
+        return None
+    size = capi.rego_node_size(node)
+    if kind in (NodeKind.Array, NodeKind.Set, NodeKind.Terms):
+        return [_node_value(capi.rego_node_get(node, i)) for i in range(size)]
+    if kind == NodeKind.Object:
+        result: dict[Any, Any] = {}
+        for i in range(size):
+            item = capi.rego_node_get(node, i)
+            result[_node_value(capi.rego_node_get(item, 0))] = _node_value(capi.rego_node_get(item, 1))
+        return result
+    raise _EvaluationError(f"evaluation error (result node kind {kind})")
+
+
+def _evaluate(
+    compiled: _Compiled, entrypoint: str, document: Mapping[str, Any]
+) -> tuple[bool, tuple[str, ...]]:
+    if compiled.error is not None:
+        raise _EvaluationError(compiled.error)
+    try:
+        policy_input = Input(to_jsonable_python(document))
+    except (TypeError, ValueError) as exc:
+        raise _EvaluationError(f"input is not JSON: {exc}") from exc
+    with compiled.lock:
+        compiled.interpreter.set_input(policy_input)
+        # The C API directly: Interpreter.query_bundle_entrypoint parses the
+        # output's JSON text, which regopy leaves unescaped (see _node_value).
+        output = capi.rego_bundle_query_entrypoint(
+            compiled.interpreter._impl, compiled.bundle._impl, entrypoint
+        )
+        try:
+            if not capi.rego_output_ok(output):
+                raise _EvaluationError(
+                    "evaluation error (e.g. conflicting rule values or a bad built-in call)"
+                )
+            text = capi.rego_output_string(output)
+            if text == "undefined":
+                raise _EvaluationError(f"decision {entrypoint} is undefined for this input")
+            if "(errormsg " in text:  # an error inside an otherwise ok result
+                messages = [_take(text, m.start(1))[0] for m in _ERROR_MSG.finditer(text)]
+                raise _EvaluationError("evaluation error: " + "; ".join(dict.fromkeys(messages)))
+            expressions = _node_value(capi.rego_output_expressions_at_index(output, 0))
+        finally:
+            capi.rego_free_output(output)
+    decision = expressions[0] if isinstance(expressions, list) and len(expressions) == 1 else expressions
+    if not isinstance(decision, dict) or not isinstance(decision.get("allow"), bool):
+        raise _EvaluationError(f"decision is not {{allow: bool, reasons: [string]}}: {str(decision)[:200]}")
+    reasons = decision.get("reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(reason, str) for reason in reasons):
+        raise _EvaluationError(f"decision reasons are not a list of strings: {str(reasons)[:200]}")
+    return decision["allow"], tuple(reasons)
+
+
+class RegoPolicyEngine(PolicyEngine):
+    """Rego policies evaluated in-process by regopy.
+
+    Args:
+        policy_dir: the directory of ``*.rego`` files (``*_test.rego`` ignored).
+        data: the data document (``{"realms": {...}}``), handed to policies as ``data``.
+        entrypoint: the rule answering ``{allow, reasons}``, as ``path/to/rule``.
+        reload_interval: seconds between checks of the files for changes.
+
+    Raises:
+        ConfigurationError: no policy files, a file that does not parse
+            (named in the message), or data that is not JSON.
+    """
+
+    name = "rego"
+
+    def __init__(
+        self,
+        policy_dir: Path,
+        data: Mapping[str, Any] | None = None,
+        *,
+        entrypoint: str = DEFAULT_ENTRYPOINT,
+        reload_interval: float = 1.0,
+    ) -> None:
+        self._policy_dir = policy_dir
+        self._data_json = _canonical_json(data or {})
+        self._entrypoint = entrypoint
+        self._reload_interval = reload_interval
+        self._reload_lock = threading.Lock()
+        self._state = _compile(policy_dir, _read_snapshot(policy_dir), self._data_json, entrypoint)
+        self._checked_at = time.monotonic()
+
+    @property
+    def revision(self) -> str:
+        return self._state.revision
+
+    async def decide(self, request: PolicyInput) -> PolicyDecision:
+        return (await self.decide_many([request]))[0]
+
+    async def decide_many(self, requests: Sequence[PolicyInput]) -> list[PolicyDecision]:
+        if not requests:
+            return []
+        documents = [request.document() for request in requests]
+        return await anyio.to_thread.run_sync(self._decide_batch, documents)
+
+    async def ping(self) -> None:
+        state = await anyio.to_thread.run_sync(self._current)
+        if state.error is not None:
+            raise BackendUnavailableError("rego policy engine", state.error)
+
+    async def close(self) -> None:
+        # Later calls deny rather than touch a released interpreter.
+        self._state = _Compiled(self._state.revision, self._state.signature, error="policy engine closed")
+        self._reload_interval = float("inf")
+
+    def _decide_batch(self, documents: Sequence[Mapping[str, Any]]) -> list[PolicyDecision]:
+        state = self._current()
+        decisions: list[PolicyDecision] = []
+        failures: list[str] = []
+        for document in documents:
+            started = time.perf_counter()
+            try:
+                allow, reasons = _evaluate(state, self._entrypoint, document)
+            except Exception as exc:  # fail closed on anything, including regopy surprises
+                message = str(exc) if isinstance(exc, _EvaluationError) else f"{type(exc).__name__}: {exc}"
+                failures.append(message)
+                allow, reasons = False, (ENGINE_ERROR + message,)
+            decisions.append(
+                PolicyDecision(
+                    allow=allow,
+                    reasons=reasons,
+                    revision=state.revision,
+                    engine=self.name,
+                    latency_ms=(time.perf_counter() - started) * 1000,
+                )
+            )
+        if failures:
+            logger.error(
+                "policy evaluation failed for %d of %d request(s), revision %s: %s",
+                len(failures),
+                len(documents),
+                state.revision[:12],
+                failures[0],
+            )
+        return decisions
+
+    def _current(self) -> _Compiled:
+        """The revision in force, reloading first when the files changed (worker thread)."""
+        if time.monotonic() - self._checked_at < self._reload_interval:
+            return self._state
+        with self._reload_lock:
+            if time.monotonic() - self._checked_at < self._reload_interval:
+                return self._state
+            self._reload()
+            self._checked_at = time.monotonic()
+        return self._state
+
+    def _reload(self) -> None:
+        state = self._state
+        try:
+            signature = _signature(self._policy_dir, _policy_paths(self._policy_dir))
+        except OSError as exc:
+            # Most likely a file replaced while we looked; keep what is loaded and look again.
+            logger.warning("cannot check policies in %s, will retry: %s", self._policy_dir, exc)
+            return
+        if signature == state.signature:
+            return
+        revision = policy_revision((), self._data_json)  # until the files can be read
+        try:
+            snapshot = _read_snapshot(self._policy_dir)
+            revision = policy_revision(snapshot.files, self._data_json)
+            if revision == state.revision and state.error is None:
+                state.signature = snapshot.signature
+                return
+            self._state = _compile(self._policy_dir, snapshot, self._data_json, self._entrypoint)
+        except ConfigurationError as exc:
+            # Fail closed: what is on disk is what is enforced, even when it is broken.
+            logger.error("policies in %s cannot be loaded; denying every request: %s", self._policy_dir, exc)
+            self._state = _Compiled(revision, signature, error=f"policies cannot be loaded: {exc}")
+            return
+        logger.info("policy revision %s loaded from %s", self._state.revision[:12], self._policy_dir)

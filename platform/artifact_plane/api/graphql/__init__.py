@@ -1,0 +1,1 @@
+"""The GraphQL API: one folder per area, composed by :mod:`artifact_plane.api.graphql.schema`."""

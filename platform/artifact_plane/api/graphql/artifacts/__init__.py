@@ -1,0 +1,1 @@
+"""GraphQL area: artifacts (read, list, create)."""

@@ -1,0 +1,77 @@
+"""GraphQL errors: stable codes for expected errors, a mask over everything else.
+
+Resolvers just raise the plane's errors. :class:`PlaneSchema` logs what is
+unexpected (with the traceback and the request id) before the extensions
+run; :class:`PlaneErrors` then gives expected errors their
+``extensions.code`` and masks the rest as ``internal error`` with the same
+request id, so a client report can be matched to the log line.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+from strawberry.types import ExecutionContext
+
+from artifact_plane.api.errors import MASKED_MESSAGE, error_extensions, exposed
+from artifact_plane.api.graphql.context import ApiContext
+
+logger = logging.getLogger("artifact_plane.api")
+
+
+def _request_id(execution_context: ExecutionContext | None) -> str | None:
+    context = execution_context.context if execution_context is not None else None
+    return context.request_id if isinstance(context, ApiContext) else None
+
+
+def _unexpected(error: GraphQLError) -> bool:
+    # No original error: a parse or validation error about the query itself, safe to show.
+    return error.original_error is not None and exposed(error.original_error) is None
+
+
+class PlaneSchema(strawberry.Schema):
+    """A schema that logs unexpected errors once, with their request id."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        request_id = _request_id(execution_context)
+        for error in errors:
+            if _unexpected(error):
+                logger.error(
+                    "unexpected error in GraphQL %s (request %s)",
+                    ".".join(map(str, error.path or ())) or "operation",
+                    request_id,
+                    exc_info=error.original_error,
+                )
+            else:
+                logger.debug("GraphQL error (request %s): %s", request_id, error.message)
+
+
+class PlaneErrors(MaskErrors):
+    """Codes on expected errors (``extensions.code``), a mask over unexpected ones."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=_unexpected, error_message=MASKED_MESSAGE)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        masked = super().anonymise_error(error)
+        extensions: dict[str, Any] = {"code": "INTERNAL"}
+        request_id = _request_id(self.execution_context)
+        if request_id is not None:
+            extensions["requestId"] = request_id
+        masked.extensions = extensions
+        return masked
+
+    def on_operation(self) -> Iterator[None]:
+        yield from super().on_operation()
+        result = self.execution_context.result
+        for error in getattr(result, "errors", None) or ():
+            known = exposed(error.original_error)
+            if known is not None:
+                error.extensions = {**(error.extensions or {}), **error_extensions(known)}

@@ -1,0 +1,96 @@
+"""GraphQL types of the lineage area."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import strawberry
+
+from artifact_plane import models
+
+
+@strawberry.enum
+class LineageDirection(enum.Enum):
+    UPSTREAM = "upstream"
+    DOWNSTREAM = "downstream"
+    BOTH = "both"
+
+
+@strawberry.enum(name="NodeKind")
+class NodeKindEnum(enum.Enum):
+    ARTIFACT = "artifact"
+    EXECUTION = "execution"
+
+
+@strawberry.enum(
+    name="EdgeKind", description="PRODUCED: execution → artifact; CONSUMED_BY: artifact → execution."
+)
+class EdgeKindEnum(enum.Enum):
+    PRODUCED = "PRODUCED"
+    CONSUMED_BY = "CONSUMED_BY"
+
+
+@strawberry.type(description="An artifact or an execution. Redacted nodes keep only kind and depth.")
+class LineageNode:
+    id: strawberry.ID
+    kind: NodeKindEnum
+    depth: int
+    redacted: bool
+    artifact_type: str | None
+    realm: str | None
+    uri: str | None
+    status: str | None
+    intent: str | None
+
+    @classmethod
+    def from_model(cls, node: models.LineageNode) -> LineageNode:
+        return cls(
+            id=strawberry.ID(node.id),
+            kind=NodeKindEnum(node.kind.value),
+            depth=node.depth,
+            redacted=node.redacted,
+            artifact_type=node.artifact_type,
+            realm=node.realm,
+            uri=node.uri,
+            status=node.status,
+            intent=node.intent,
+        )
+
+
+@strawberry.type
+class LineageEdge:
+    kind: EdgeKindEnum
+    source_id: strawberry.ID
+    target_id: strawberry.ID
+    created_at: datetime
+
+    @classmethod
+    def from_model(cls, edge: models.LineageEdge) -> LineageEdge:
+        return cls(
+            kind=EdgeKindEnum(edge.kind.value),
+            source_id=strawberry.ID(edge.source_id),
+            target_id=strawberry.ID(edge.target_id),
+            created_at=edge.created_at,
+        )
+
+
+@strawberry.type(
+    description="A lineage answer; `isPartial` when a limit cut it short (`truncatedBy` says which)."
+)
+class LineageGraph:
+    root: strawberry.ID
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+    is_partial: bool
+    truncated_by: list[str]
+
+    @classmethod
+    def from_model(cls, graph: models.LineageGraph) -> LineageGraph:
+        return cls(
+            root=strawberry.ID(graph.root),
+            nodes=[LineageNode.from_model(n) for n in graph.nodes],
+            edges=[LineageEdge.from_model(e) for e in graph.edges],
+            is_partial=graph.is_partial,
+            truncated_by=list(graph.truncated_by),
+        )

@@ -1,0 +1,1 @@
+"""The ``artifact-plane`` command line (typer + rich), one module per command."""

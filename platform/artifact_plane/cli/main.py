@@ -1,0 +1,36 @@
+"""The ``artifact-plane`` command: composes one module per command, nothing else."""
+
+from __future__ import annotations
+
+import typer
+
+from artifact_plane.cli import db, demo, gc, get, lineage, ls, put, schema, serve, token
+from artifact_plane.cli._common import plane_errors
+from artifact_plane.settings import Settings
+
+app = typer.Typer(
+    name="artifact-plane",
+    help="Artifact Plane: artifacts, lineage and policy. Settings come from AP_* variables (or .env).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+
+@app.callback()
+def root(ctx: typer.Context) -> None:
+    """Build the settings once; a caller (a test) may inject them as ``obj``."""
+    if ctx.obj is None:
+        with plane_errors():
+            ctx.obj = Settings()
+
+
+app.command("serve")(serve.serve)
+app.command("demo")(demo.demo)
+app.command("put")(put.put)
+app.command("get")(get.get)
+app.command("ls")(ls.ls)
+app.command("lineage")(lineage.lineage)
+app.command("gc")(gc.gc)
+app.command("token")(token.token)
+app.add_typer(schema.app, name="schema")
+app.add_typer(db.app, name="db")

@@ -1,0 +1,19 @@
+package artifact_plane.authz.actions
+
+test_all_is_read_and_write if {
+	all == read | write
+	count(read & write) == 0
+	count(all) == 7
+}
+
+test_text_keeps_strings_and_marks_the_rest if {
+	text("acme") == "acme"
+	text(7) == "<invalid>"
+	text(null) == "<invalid>"
+}
+
+test_refused_carries_one_reason if {
+	refused("why") == {"allow": false, "objections": {"why"}}
+	allowed.allow == true
+	count(allowed.objections) == 0
+}

@@ -1,0 +1,34 @@
+# Roles: what each role may do. A subject needs at least one recognised role.
+package artifact_plane.authz.roles
+
+import data.artifact_plane.authz.actions
+
+# Role -> the actions it grants. Writers also delete; stewards and admins are
+# kept apart for rules that will tell them apart (e.g. retention overrides).
+grants := {
+	"reader": {"read", "list", "lineage.read"},
+	"writer": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
+	"steward": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
+	"admin": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
+}
+
+assess(req) := judge(req, {role | some role in object.get(req.subject, "roles", []); grants[role]})
+
+judge(req, have) := actions.refused(concat("", [
+	"roles: unknown action ", actions.text(object.get(req, "action", "<none>")),
+	" (known: ", concat(", ", sort([action | some action in actions.all])), ")",
+])) if {
+	not object.get(req, "action", null) in actions.all
+} else := actions.refused(concat("", [
+	"roles: subject ", actions.text(object.get(req.subject, "id", "<none>")),
+	" has no recognised role (one of: ", concat(", ", sort([role | grants[role]])), ")",
+])) if {
+	count(have) == 0
+} else := actions.allowed if {
+	some role in have
+	req.action in grants[role]
+} else := actions.refused(concat("", [
+	"roles: subject ", actions.text(object.get(req.subject, "id", "<none>")),
+	" with roles ", concat(", ", sort([role | some role in have])),
+	" may not ", req.action,
+]))

@@ -1,0 +1,74 @@
+# Rules are functions of the request, so tests pass requests as arguments.
+package artifact_plane.authz.roles
+
+import data.artifact_plane.authz.actions
+
+request(roles, action) := {
+	"subject": {"id": "bob", "tenant": "acme", "roles": roles, "realm": null},
+	"action": action,
+	"resource": {"tenant_id": "acme"},
+}
+
+may(roles) := {action | some action in actions.all; assess(request(roles, action)).allow}
+
+test_reader_reads_lists_and_reads_lineage_only if {
+	may(["reader"]) == {"read", "list", "lineage.read"}
+}
+
+test_reader_write_denied_with_reason if {
+	assess(request(["reader"], "delete")) == {
+		"allow": false,
+		"objections": {"roles: subject bob with roles reader may not delete"},
+	}
+}
+
+test_writer_writes_and_reads if {
+	may(["writer"]) == actions.all
+}
+
+test_steward_and_admin_do_everything if {
+	may(["steward"]) == actions.all
+	may(["admin"]) == actions.all
+}
+
+test_grants_name_known_actions_only if {
+	unknown := {action |
+		some granted in grants
+		some action in granted
+		not action in actions.all
+	}
+	count(unknown) == 0
+}
+
+test_unrecognised_roles_denied_with_reason if {
+	count(may(["guest", "root"])) == 0
+	count(may([])) == 0
+	assess(request(["guest"], "read")) == {
+		"allow": false,
+		"objections": {"roles: subject bob has no recognised role (one of: admin, reader, steward, writer)"},
+	}
+}
+
+test_missing_roles_denied if {
+	req := {"subject": {"id": "bob", "tenant": "acme"}, "action": "read", "resource": {"tenant_id": "acme"}}
+	assess(req).allow == false
+}
+
+test_one_recognised_role_is_enough if {
+	assess(request(["guest", "writer"], "create")) == {"allow": true, "objections": set()}
+}
+
+test_denial_lists_recognised_roles_sorted if {
+	assess(request(["writer", "guest", "reader"], "frobnicate")).allow == false
+	assess(request(["reader", "guest"], "update")) == {
+		"allow": false,
+		"objections": {"roles: subject bob with roles reader may not update"},
+	}
+}
+
+test_unknown_action_denied_even_for_admin if {
+	assess(request(["admin"], "frobnicate")) == {
+		"allow": false,
+		"objections": {"roles: unknown action frobnicate (known: create, delete, lineage.read, lineage.register, list, read, update)"},
+	}
+}

@@ -1,0 +1,43 @@
+"""``python -m bench --quick`` completes, prints both sections, and every walk agrees with networkx."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from pathlib import Path
+
+from bench.__main__ import main
+from rich.console import Console
+
+BUDGET_SECONDS = 60  # the quick run takes ~20 s here; fail loudly if it balloons
+
+
+def test_quick_bench_completes_and_node_sets_match(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    console = Console(file=io.StringIO(), record=True, width=160)
+    started = time.monotonic()
+
+    code = main(["--quick", "--output", str(output), "--tmp", str(tmp_path)], console=console)
+
+    elapsed = time.monotonic() - started
+    printed = console.export_text()
+    assert code == 0
+    assert "Embedded ingest" in printed
+    assert "Lineage: downstream walks" in printed
+    assert "ratios to baselines measured in this same run" in printed
+    assert elapsed < BUDGET_SECONDS, f"the quick bench took {elapsed:.0f} s"
+
+    sections = json.loads(output.read_text())["sections"]
+    ingest = next(s for title, s in sections.items() if title.startswith("Embedded ingest"))
+    for mode in ("one_at_a_time", "batched"):
+        figures = ingest["data"][mode]
+        assert figures["plane_s"] > 0
+        assert figures["rows_s"] > 0
+    lineage = next(s for title, s in sections.items() if title.startswith("Lineage"))
+    for depth in (3, 10):
+        walked = lineage["data"][f"depth_{depth}"]
+        assert walked["walks"] > 0
+        assert walked["node_sets_match"] == walked["walks"]
+        assert walked["plane_lineage"]["count"] >= 1
+    assert lineage["data"]["depth_10"]["nodes"]["max"] > lineage["data"]["depth_3"]["nodes"]["max"]
