@@ -13,6 +13,7 @@ from rich.console import Console
 from bench.common import REPO, ensure_importable
 
 QUICK = {
+    "rounds": 2,
     "one": 30,
     "batched": 300,
     "batch": 100,
@@ -22,6 +23,7 @@ QUICK = {
     "plane_budget": 4.0,
 }
 FULL = {
+    "rounds": 5,
     "one": 1_000,
     "batched": 5_000,
     "batch": 500,
@@ -39,6 +41,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--one", type=int, help="artifacts created one at a time")
     parser.add_argument("--batched", type=int, help="artifacts created with create_many")
     parser.add_argument("--batch", type=int, help="create_many batch size")
+    parser.add_argument("--rounds", type=int, help="slices the plane and the ingest baselines take turns on")
     parser.add_argument("--edges", type=int, help="lineage graph size (edges)")
     parser.add_argument("--samples", type=int, help="start nodes per depth")
     parser.add_argument(
@@ -67,7 +70,12 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
         if args.only in (None, "ingest"):
             console.print("[bold]Ingest…[/bold]")
             section = await ingest.run(
-                root / "ingest", one=args.one, batched=args.batched, batch=args.batch, seed=args.seed
+                root / "ingest",
+                one=args.one,
+                batched=args.batched,
+                batch=args.batch,
+                rounds=args.rounds,
+                seed=args.seed,
             )
             render(console, section)
             sections.append(section)

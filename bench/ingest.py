@@ -48,37 +48,46 @@ def payloads(count: int, seed: int, offset: int = 0) -> list[bytes]:
 # ------------------------------------------------------------------ the plane
 
 
-async def plane_ingest(root: Path, data: Sequence[bytes], batch: int | None) -> tuple[float, Path]:
-    """Create ``data`` through a fresh embedded plane; return seconds and its database file."""
-    from artifact_plane.wiring import build_plane
+class PlaneIngest:
+    """A fresh embedded plane that creates artifacts one at a time or with ``create_many``."""
 
-    settings = embedded_settings(root)
-    plane = build_plane(settings)
-    await plane.registry.initialize()
-    me = plane.for_subject(subject())
-    try:
+    def __init__(self, root: Path, batch: int | None) -> None:
+        from artifact_plane.wiring import build_plane
+
+        self.plane = build_plane(embedded_settings(root))
+        self.database = root / "registry.db"
+        self.batch = batch
+        self.me = self.plane.for_subject(subject())
+
+    async def open(self) -> None:
+        await self.plane.registry.initialize()
         # Rego compilation, first connections and directories are not ingest.
         for warm in payloads(WARMUP, seed=1, offset=10**9):
-            await me.create_artifact(warm, artifact_type=ARTIFACT_TYPE, content_type=CONTENT_TYPE)
+            await self.me.create_artifact(warm, artifact_type=ARTIFACT_TYPE, content_type=CONTENT_TYPE)
+
+    async def create(self, data: Sequence[bytes]) -> float:
+        """Create ``data``; return seconds."""
         ids: list[str] = []
         with stopwatch() as took:
-            if batch is None:
+            if self.batch is None:
                 for doc in data:
-                    ids.append(
-                        await me.create_artifact(doc, artifact_type=ARTIFACT_TYPE, content_type=CONTENT_TYPE)
+                    created = await self.me.create_artifact(
+                        doc, artifact_type=ARTIFACT_TYPE, content_type=CONTENT_TYPE
                     )
+                    ids.append(created)
             else:
-                for start in range(0, len(data), batch):
+                for start in range(0, len(data), self.batch):
                     items = [
                         {"data": doc, "artifact_type": ARTIFACT_TYPE, "content_type": CONTENT_TYPE}
-                        for doc in data[start : start + batch]
+                        for doc in data[start : start + self.batch]
                     ]
-                    ids.extend(await me.create_many(items))
-    finally:
-        await plane.close()
-    if len(set(ids)) != len(data):
-        raise AssertionError(f"expected {len(data)} distinct artifacts, got {len(set(ids))}")
-    return took[0], root / "registry.db"
+                    ids.extend(await self.me.create_many(items))
+        if len(set(ids)) != len(data):
+            raise AssertionError(f"expected {len(data)} distinct artifacts, got {len(set(ids))}")
+        return took[0]
+
+    async def close(self) -> None:
+        await self.plane.close()
 
 
 # --------------------------------------------------------------- baselines
@@ -103,15 +112,9 @@ def plane_rows(database: Path, count: int) -> dict[str, Any]:
             rows[table] = (columns, list(reversed(cursor.fetchall())))
     finally:
         conn.close()
+    if any(len(rows[table][1]) != count for table in TABLES):
+        raise AssertionError("the plane did not write one record and one decision per artifact")
     return rows
-
-
-def connect_like_plane(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None)
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute("PRAGMA synchronous = FULL")
-    conn.execute("PRAGMA foreign_keys = ON")
-    return conn
 
 
 def write_payload(root: Path, data: bytes) -> None:
@@ -138,56 +141,103 @@ def _insert_sql(table: str, columns: Sequence[str]) -> str:
     return f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
 
 
-def raw_ingest(
-    root: Path,
-    rows: dict[str, Any],
-    data: Sequence[bytes],
-    batch: int,
-    *,
-    files: bool,
-    audit: bool,
-) -> float:
-    """Insert the plane's rows with ``sqlite3``, ``batch`` rows per transaction; return seconds."""
-    root.mkdir(parents=True)
-    (root / "payloads" / "tmp").mkdir(parents=True)
-    conn = connect_like_plane(root / "raw.db")
-    try:
-        for statement in rows["schema"]:
+class RawIngest:
+    """The plane's rows inserted with ``sqlite3``, ``per_txn`` rows a transaction.
+
+    Args:
+        files: also write each payload file durably, before its rows commit.
+        audit: also commit the decision rows first, in their own transaction.
+    """
+
+    def __init__(self, root: Path, per_txn: int, *, files: bool, audit: bool) -> None:
+        self.root = root
+        self.per_txn = per_txn
+        self.files = files
+        self.audit = audit
+        self.conn: sqlite3.Connection | None = None
+
+    def _connect(self, schema: Sequence[str]) -> sqlite3.Connection:
+        (self.root / "payloads" / "tmp").mkdir(parents=True)
+        conn = sqlite3.connect(self.root / "raw.db", isolation_level=None)
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = FULL")
+        conn.execute("PRAGMA foreign_keys = ON")
+        for statement in schema:
             conn.execute(statement)
+        return conn
+
+    def insert(self, rows: dict[str, Any], data: Sequence[bytes]) -> float:
+        """Insert ``rows`` (and write ``data``); return seconds."""
+        if self.conn is None:
+            self.conn = self._connect(rows["schema"])
+        conn = self.conn
         art_columns, art_rows = rows["artifacts"]
         dec_columns, dec_rows = rows["decisions"]
         insert_artifact = _insert_sql("artifacts", art_columns)
         insert_decision = _insert_sql("decisions", dec_columns)
         with stopwatch() as took:
-            for start in range(0, len(art_rows), batch):
-                stop = start + batch
-                if audit:
+            for start in range(0, len(art_rows), self.per_txn):
+                stop = start + self.per_txn
+                if self.audit:
                     conn.execute("BEGIN IMMEDIATE")
                     conn.executemany(insert_decision, dec_rows[start:stop])
                     conn.execute("COMMIT")
-                if files:
+                if self.files:
                     for doc in data[start:stop]:
-                        write_payload(root / "payloads", doc)
+                        write_payload(self.root / "payloads", doc)
                 conn.execute("BEGIN IMMEDIATE")
                 conn.executemany(insert_artifact, art_rows[start:stop])
                 conn.execute("COMMIT")
-    finally:
-        conn.close()
-    return took[0]
+        return took[0]
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
 
 
 # ----------------------------------------------------------------- section
 
+VARIANTS = {
+    "rows": ("sqlite3 rows, {how}", False, False),
+    "rows_files": ("+ payload files (write+fsync+rename+dir fsync)", True, False),
+    "rows_files_audit": ("+ audit rows (own txn, as the plane)", True, True),
+}
 
-async def run(root: Path, *, one: int, batched: int, batch: int, seed: int) -> Section:
+
+async def measure(
+    root: Path, data: Sequence[bytes], plane_batch: int | None, per_txn: int, rounds: int
+) -> dict[str, list[float]]:
+    """Seconds per round for the plane and each baseline, interleaved round by round.
+
+    On a shared machine the disk and CPU slow down and speed up; taking
+    turns on slices of the same work spreads those spells over every line.
+    """
+    plane = PlaneIngest(root / "plane", plane_batch)
+    raws = {name: RawIngest(root / name, per_txn, files=f, audit=a) for name, (_, f, a) in VARIANTS.items()}
+    seconds: dict[str, list[float]] = {"plane": [], **{name: [] for name in raws}}
+    size = -(-len(data) // rounds)
+    if plane_batch is not None:
+        size = -(-size // plane_batch) * plane_batch  # whole batches per round
+    await plane.open()
+    try:
+        for number, start in enumerate(range(0, len(data), size)):
+            chunk = data[start : start + size]
+            seconds["plane"].append(await plane.create(chunk))
+            rows = plane_rows(plane.database, len(chunk))
+            names = list(raws)
+            for name in names[number % len(names) :] + names[: number % len(names)]:
+                seconds[name].append(raws[name].insert(rows, chunk))
+    finally:
+        await plane.close()
+        for raw in raws.values():
+            raw.close()
+    return seconds
+
+
+async def run(root: Path, *, one: int, batched: int, batch: int, rounds: int, seed: int) -> Section:
     """Both ingest modes, each against its three baselines."""
     section = Section("Embedded ingest (SQLite + local directory + in-process Rego)")
-    section.data = {
-        "one_at_a_time": one,
-        "batched": batched,
-        "batch_size": batch,
-        "payload_bytes": PAYLOAD_BYTES,
-    }
+    section.data = {"batch_size": batch, "payload_bytes": PAYLOAD_BYTES, "rounds": rounds}
     modes = [
         ("create_artifact, one at a time", "one_at_a_time", payloads(one, seed), None, 1, "1 row/txn"),
         (
@@ -200,29 +250,23 @@ async def run(root: Path, *, one: int, batched: int, batch: int, seed: int) -> S
         ),
     ]
     for label, key, data, plane_batch, per_txn, how in modes:
-        ours, database = await plane_ingest(root / f"{key}-plane", data, plane_batch)
-        rows = plane_rows(database, len(data))
-        if len(rows["artifacts"][1]) != len(data) or len(rows["decisions"][1]) != len(data):
-            raise AssertionError("the plane did not write one record and one decision per artifact")
-        figures: dict[str, float] = {"plane_s": ours}
-        variants = [
-            ("rows", f"sqlite3 rows, {how}", False, False),
-            ("rows_files", "+ payload files (write+fsync+rename+dir fsync)", True, False),
-            ("rows_files_audit", "+ audit rows (own txn, as the plane)", True, True),
-        ]
-        for name, text, files, audit in variants:
-            seconds = raw_ingest(root / f"{key}-{name}", rows, data, per_txn, files=files, audit=audit)
-            figures[f"{name}_s"] = seconds
+        seconds = await measure(root / key, data, plane_batch, per_txn, rounds)
+        ours = sum(seconds["plane"])
+        section.data[key] = {"artifacts": len(data), **{f"{name}_s": s for name, s in seconds.items()}}
+        for index, (name, (text, _, _)) in enumerate(VARIANTS.items()):
+            theirs = sum(seconds[name])
+            per_round = [p / b for p, b in zip(seconds["plane"], seconds[name], strict=True)]
             section.add(
-                f"{label} x{len(data):,}" if name == "rows" else "",
-                rate(len(data), ours, "art") if name == "rows" else "",
-                f"{text}: {rate(len(data), seconds, 'art')}",
-                ours / seconds,
+                "" if index else f"{label} x{len(data):,}",
+                "" if index else rate(len(data), ours, "art"),
+                f"{text.format(how=how)}: {rate(len(data), theirs, 'art')}",
+                ours / theirs,
+                ratio_note=f"{min(per_round):,.2f}-{max(per_round):,.2f}" if len(per_round) > 1 else "",
             )
-        section.data[key] = figures
     section.notes += [
-        f"~{PAYLOAD_BYTES}-byte distinct JSON payloads; each mode in a fresh temp dir, after "
-        f"{WARMUP} untimed warm-up creates (Rego compile, first connections).",
+        f"~{PAYLOAD_BYTES}-byte distinct JSON payloads, {WARMUP} untimed warm-up creates first "
+        f"(Rego compile, first connections). The plane and the baselines take turns on {rounds} slices "
+        "of the work; the dim range under a ratio is the lowest and highest per-slice ratio (the noise).",
         "Baselines insert the very rows the plane wrote (read back from its database), into the same "
         "schema and indexes, with the same PRAGMAs (WAL, synchronous FULL).",
         "Each baseline line adds one cost of the plane's durable write path; the ratio left on the "

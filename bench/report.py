@@ -26,6 +26,7 @@ class Row:
     baseline: str
     ratio: float | None
     note: str = ""
+    ratio_note: str = ""  # printed dim under the ratio (its spread, or the p95 ratio)
 
 
 @dataclass
@@ -37,8 +38,16 @@ class Section:
     notes: list[str] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
 
-    def add(self, operation: str, ours: str, baseline: str, ratio: float | None, note: str = "") -> None:
-        self.rows.append(Row(operation, ours, baseline, ratio, note))
+    def add(
+        self,
+        operation: str,
+        ours: str,
+        baseline: str,
+        ratio: float | None,
+        note: str = "",
+        ratio_note: str = "",
+    ) -> None:
+        self.rows.append(Row(operation, ours, baseline, ratio, note, ratio_note))
 
 
 def machine() -> dict[str, Any]:
@@ -83,7 +92,10 @@ def render(console: Console, section: Section) -> None:
     table.add_column("ratio", justify="right")
     for row in section.rows:
         baseline = f"{row.baseline}\n[dim]{row.note}[/dim]" if row.note else row.baseline
-        table.add_row(row.operation, row.ours, baseline, ratio_text(row.ratio))
+        ratio = ratio_text(row.ratio)
+        if row.ratio_note:
+            ratio += f"\n[dim]{row.ratio_note}[/dim]"
+        table.add_row(row.operation, row.ours, baseline, ratio)
     console.print(table)
     for note in section.notes:
         console.print(f"  • {note}", highlight=False)

@@ -6,6 +6,8 @@ import abc
 from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 
+from artifact_plane.errors import InvalidInputError
+from artifact_plane.ids import validate_digest
 from artifact_plane.models import StoredPayload
 
 CHUNK_SIZE = 1024 * 1024
@@ -15,6 +17,36 @@ async def iter_chunks(data: bytes, size: int = CHUNK_SIZE) -> AsyncIterator[byte
     """Yield ``data`` in chunks (so bytes and streams share one write path)."""
     for start in range(0, len(data), size):
         yield data[start : start + size]
+
+
+# Argument checks every adapter applies the same way (shared so they cannot drift).
+
+
+def check_put_args(chunks: object, max_size: int | None, expected_sha256: str | None) -> None:
+    """Reject malformed :meth:`PayloadStore.put_stream` arguments before reading anything."""
+    if isinstance(chunks, bytes | bytearray | memoryview | str):
+        raise InvalidInputError("payload", "pass an iterable of bytes chunks (or call put_bytes)")
+    if max_size is not None and max_size < 0:
+        raise InvalidInputError("max_size", f"{max_size} must not be negative")
+    if expected_sha256 is not None:
+        validate_digest(expected_sha256)
+
+
+def check_range(offset: int, length: int | None) -> None:
+    """Reject a negative offset or length (an offset past the end needs the size)."""
+    if offset < 0:
+        raise InvalidInputError("offset", f"{offset} must not be negative")
+    if length is not None and length < 0:
+        raise InvalidInputError("length", f"{length} must not be negative")
+
+
+def as_bytes(chunk: object) -> bytes:
+    """One chunk as bytes; anything that is not bytes-like is InvalidInputError."""
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, bytearray | memoryview):
+        return bytes(chunk)
+    raise InvalidInputError("payload", f"chunks must be bytes, not {type(chunk).__name__}")
 
 
 class PayloadStore(abc.ABC):

@@ -33,9 +33,9 @@ from artifact_plane.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from artifact_plane.ids import DIGEST_PATTERN, ID_PATTERN, payload_key, validate_digest, validate_id
+from artifact_plane.ids import DIGEST_PATTERN, ID_PATTERN, payload_key, validate_id
 from artifact_plane.models import StoredPayload
-from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore
+from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, as_bytes, check_put_args, check_range
 
 __all__ = ["LocalPayloadStore"]
 
@@ -85,7 +85,7 @@ class LocalPayloadStore(PayloadStore):
         source propagates unchanged; nothing is left behind.
         """
         validate_id(tenant, "tenant")
-        _check_put_args(chunks, max_size, expected_sha256)
+        check_put_args(chunks, max_size, expected_sha256)
         temp = _TempFile(self._tmp / f"{uuid.uuid4().hex}{TEMP_SUFFIX}")
         try:
             await self._io("write", functools.partial(self._create_temp, temp))
@@ -114,7 +114,7 @@ class LocalPayloadStore(PayloadStore):
         (InvalidInputError) are raised on first iteration.
         """
         path = self._root / payload_key(tenant, sha256)
-        _check_range(offset, length)
+        check_range(offset, length)
         return self._read(path, sha256, offset, length)
 
     async def _read(self, path: Path, sha256: str, offset: int, length: int | None) -> AsyncIterator[bytes]:
@@ -320,7 +320,7 @@ async def _batches(
         filled = 0
         try:
             async for item in chunks:
-                chunk = _as_bytes(item)
+                chunk = as_bytes(item)
                 size = _count(size, len(chunk), max_size)
                 batch.append(chunk)
                 filled += len(chunk)
@@ -351,7 +351,7 @@ def _pull(iterator: Iterator[bytes], target: int, limit: int | None) -> tuple[li
     batch: list[bytes] = []
     filled = 0
     for item in iterator:
-        chunk = _as_bytes(item)
+        chunk = as_bytes(item)
         batch.append(chunk)
         filled += len(chunk)
         if filled >= target or (limit is not None and filled > limit):
@@ -364,30 +364,6 @@ def _count(size: int, more: int, max_size: int | None) -> int:
     if max_size is not None and size > max_size:
         raise InvalidInputError("payload", f"larger than max_size={max_size} bytes")
     return size
-
-
-def _check_put_args(chunks: object, max_size: int | None, expected_sha256: str | None) -> None:
-    if isinstance(chunks, bytes | bytearray | memoryview | str):
-        raise InvalidInputError("payload", "pass an iterable of bytes chunks (or call put_bytes)")
-    if max_size is not None and max_size < 0:
-        raise InvalidInputError("max_size", f"{max_size} must not be negative")
-    if expected_sha256 is not None:
-        validate_digest(expected_sha256)
-
-
-def _check_range(offset: int, length: int | None) -> None:
-    if offset < 0:
-        raise InvalidInputError("offset", f"{offset} must not be negative")
-    if length is not None and length < 0:
-        raise InvalidInputError("length", f"{length} must not be negative")
-
-
-def _as_bytes(chunk: object) -> bytes:
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise InvalidInputError("payload", f"chunks must be bytes, not {type(chunk).__name__}")
 
 
 def _open_at(path: Path, sha256: str, offset: int) -> tuple[BinaryIO, int]:

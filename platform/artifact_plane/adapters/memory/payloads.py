@@ -10,7 +10,7 @@ from datetime import datetime
 from artifact_plane.errors import ConfigurationError, InvalidInputError, NotFoundError
 from artifact_plane.ids import payload_key, validate_digest, validate_id
 from artifact_plane.models import StoredPayload, utcnow
-from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore
+from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, as_bytes, check_put_args, check_range
 
 __all__ = ["MemoryPayloadStore"]
 
@@ -38,7 +38,7 @@ class MemoryPayloadStore(PayloadStore):
     ) -> StoredPayload:
         """Store a stream; see :meth:`PayloadStore.put_stream`."""
         validate_id(tenant, "tenant")
-        _check_put_args(chunks, max_size, expected_sha256)
+        check_put_args(chunks, max_size, expected_sha256)
         hasher = hashlib.sha256()
         parts: list[bytes] = []
         size = 0
@@ -79,7 +79,7 @@ class MemoryPayloadStore(PayloadStore):
         """
         validate_id(tenant, "tenant")
         validate_digest(sha256)
-        _check_range(offset, length)
+        check_range(offset, length)
         return self._read(tenant, sha256, offset, length)
 
     async def _read(self, tenant: str, sha256: str, offset: int, length: int | None) -> AsyncIterator[bytes]:
@@ -125,41 +125,14 @@ class MemoryPayloadStore(PayloadStore):
                 yield stored[1]
 
 
-def _check_put_args(chunks: object, max_size: int | None, expected_sha256: str | None) -> None:
-    """Reject malformed :meth:`PayloadStore.put_stream` arguments before reading anything."""
-    if isinstance(chunks, bytes | bytearray | memoryview | str):
-        raise InvalidInputError("payload", "pass an iterable of bytes chunks (or call put_bytes)")
-    if max_size is not None and max_size < 0:
-        raise InvalidInputError("max_size", f"{max_size} must not be negative")
-    if expected_sha256 is not None:
-        validate_digest(expected_sha256)
-
-
-def _check_range(offset: int, length: int | None) -> None:
-    """Reject a negative offset or length (an offset past the end needs the size)."""
-    if offset < 0:
-        raise InvalidInputError("offset", f"{offset} must not be negative")
-    if length is not None and length < 0:
-        raise InvalidInputError("length", f"{length} must not be negative")
-
-
-def _as_bytes(chunk: object) -> bytes:
-    """One chunk as bytes; anything that is not bytes-like is InvalidInputError."""
-    if isinstance(chunk, bytes):
-        return chunk
-    if isinstance(chunk, bytearray | memoryview):
-        return bytes(chunk)
-    raise InvalidInputError("payload", f"chunks must be bytes, not {type(chunk).__name__}")
-
-
 async def _each(chunks: AsyncIterator[bytes] | Iterable[bytes]) -> AsyncGenerator[bytes, None]:
     if not isinstance(chunks, AsyncIterable):
         for chunk in chunks:
-            yield _as_bytes(chunk)
+            yield as_bytes(chunk)
         return
     try:
         async for chunk in chunks:
-            yield _as_bytes(chunk)
+            yield as_bytes(chunk)
     finally:
         # Stopping early (max_size) closes the caller's generator now, not at GC time.
         aclose = getattr(chunks, "aclose", None)
