@@ -20,6 +20,7 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,9 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENTRYPOINT = "artifact_plane/authz/decision"
 ENGINE_ERROR = "policy engine error: "
 TEST_SUFFIX = "_test.rego"
+# Declares which resource fields the policies read (see policies/decision_inputs.json).
+DECISION_INPUTS = "decision_inputs.json"
+CACHE_SIZE = 8192
 
 # Strings and comments are blanked before looking for constructs we refuse.
 _STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
@@ -73,6 +77,8 @@ class _Compiled:
     interpreter: Any = None
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # The resource fields the policies read; None: no declaration, no caching.
+    resource_fields: frozenset[str] | None = None
 
 
 def policy_revision(files: Sequence[tuple[str, str]], data_json: str) -> str:
@@ -92,7 +98,42 @@ def _canonical_json(data: Mapping[str, Any]) -> str:
 
 
 def _policy_paths(policy_dir: Path) -> list[Path]:
-    return sorted(p for p in policy_dir.rglob("*.rego") if p.is_file() and not p.name.endswith(TEST_SUFFIX))
+    paths = sorted(p for p in policy_dir.rglob("*.rego") if p.is_file() and not p.name.endswith(TEST_SUFFIX))
+    declared = policy_dir / DECISION_INPUTS
+    # Part of the snapshot, so editing it is a new revision (and a cleared cache).
+    return [*paths, declared] if declared.is_file() else paths
+
+
+def _resource_fields(policy_dir: Path, files: Sequence[tuple[str, str]]) -> frozenset[str] | None:
+    """The declared resource fields, or None when the policy set declares none.
+
+    Raises:
+        ConfigurationError: the declaration is not ``{"resource": [names]}``.
+    """
+    text = dict(files).get(DECISION_INPUTS)
+    if text is None:
+        return None
+    try:
+        fields = json.loads(text)["resource"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigurationError(
+            "AP_POLICY_DIR", f'{policy_dir / DECISION_INPUTS} must be {{"resource": [field names]}}: {exc}'
+        ) from exc
+    if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
+        raise ConfigurationError("AP_POLICY_DIR", f"{policy_dir / DECISION_INPUTS}: resource must list names")
+    return frozenset(fields)
+
+
+def _cache_key(document: Mapping[str, Any], fields: frozenset[str]) -> str:
+    """What a decision can depend on: subject, action, context and the declared resource fields."""
+    resource = document.get("resource") or {}
+    projected = {name: resource[name] for name in sorted(fields) if name in resource}
+    return json.dumps(
+        [document.get("subject"), document.get("action"), document.get("context"), projected],
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
 
 
 def _signature(policy_dir: Path, paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
@@ -173,7 +214,10 @@ def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: 
     builder = Interpreter()
     builder.log_level = LogLevel.NONE  # errors come back to us; do not print them to stderr
     sources = dict(snapshot.files)
+    resource_fields = _resource_fields(policy_dir, snapshot.files)
     for name, text in snapshot.files:
+        if not name.endswith(".rego"):
+            continue
         try:
             builder.add_module(name, text)
         except RegoError as exc:
@@ -193,7 +237,9 @@ def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: 
         raise ConfigurationError("AP_POLICY_DIR", f"policies in {policy_dir} do not compile")
     interpreter = Interpreter()
     interpreter.log_level = LogLevel.NONE
-    return _Compiled(revision, snapshot.signature, bundle=bundle, interpreter=interpreter)
+    return _Compiled(
+        revision, snapshot.signature, bundle=bundle, interpreter=interpreter, resource_fields=resource_fields
+    )
 
 
 def _node_value(node: Any) -> Any:
@@ -302,6 +348,11 @@ class RegoPolicyEngine(PolicyEngine):
         self._reload_lock = threading.Lock()
         self._state = _compile(policy_dir, _read_snapshot(policy_dir), self._data_json, entrypoint)
         self._checked_at = time.monotonic()
+        # Decisions by (revision, cache key): requests that agree on everything the
+        # policies read get the same answer, so one evaluation serves them all.
+        self._cache: OrderedDict[tuple[str, str], tuple[bool, tuple[str, ...]]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.evaluations = 0  # how many documents regopy actually evaluated
 
     @property
     def revision(self) -> str:
@@ -327,17 +378,37 @@ class RegoPolicyEngine(PolicyEngine):
         self._reload_interval = float("inf")
 
     def _decide_batch(self, documents: Sequence[Mapping[str, Any]]) -> list[PolicyDecision]:
-        state = self._current()
+        state = self._current()  # reload check first: the cache is per revision
         decisions: list[PolicyDecision] = []
         failures: list[str] = []
         for document in documents:
             started = time.perf_counter()
-            try:
-                allow, reasons = _evaluate(state, self._entrypoint, document)
-            except Exception as exc:  # fail closed on anything, including regopy surprises
-                message = str(exc) if isinstance(exc, _EvaluationError) else f"{type(exc).__name__}: {exc}"
-                failures.append(message)
-                allow, reasons = False, (ENGINE_ERROR + message,)
+            key: tuple[str, str] | None = None
+            cached: tuple[bool, tuple[str, ...]] | None = None
+            if state.resource_fields is not None and state.error is None:
+                key = (state.revision, _cache_key(document, state.resource_fields))
+                with self._cache_lock:
+                    cached = self._cache.get(key)
+                    if cached is not None:
+                        self._cache.move_to_end(key)
+            if cached is not None:
+                allow, reasons = cached
+            else:
+                try:
+                    self.evaluations += 1
+                    allow, reasons = _evaluate(state, self._entrypoint, document)
+                except Exception as exc:  # fail closed on anything, including regopy surprises
+                    message = (
+                        str(exc) if isinstance(exc, _EvaluationError) else (f"{type(exc).__name__}: {exc}")
+                    )
+                    failures.append(message)
+                    allow, reasons = False, (ENGINE_ERROR + message,)
+                else:
+                    if key is not None:  # errors are never cached: the next call tries again
+                        with self._cache_lock:
+                            self._cache[key] = (allow, reasons)
+                            if len(self._cache) > CACHE_SIZE:
+                                self._cache.popitem(last=False)
             decisions.append(
                 PolicyDecision(
                     allow=allow,
