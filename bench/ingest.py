@@ -12,6 +12,9 @@ table shows where the time goes:
 * + audit rows — the same ``decisions`` rows, committed before the payload,
   as the plane does. What is left of the ratio is the plane's CPU work:
   validation, pydantic, Rego, SQLAlchemy and worker-thread hops.
+
+The plane and the baselines take turns on slices of the work (rounds), so a
+slow spell of the shared disk or CPU lands on all of them.
 """
 
 from __future__ import annotations

@@ -13,6 +13,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 RATIO_NOTE = "ratio = our time ÷ baseline time for the same work (2.00x = twice as slow)"
 
@@ -102,6 +103,14 @@ def render(console: Console, section: Section) -> None:
     console.print()
 
 
+def _plain(row: dict[str, Any]) -> dict[str, Any]:
+    """A row without rich markup, its lines joined by '; '."""
+    return {
+        key: "; ".join(Text.from_markup(value).plain.splitlines()) if isinstance(value, str) else value
+        for key, value in row.items()
+    }
+
+
 def write_json(path: Path, info: dict[str, Any], args: dict[str, Any], sections: list[Section]) -> None:
     """Save the run as JSON (tables and raw figures)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -111,7 +120,7 @@ def write_json(path: Path, info: dict[str, Any], args: dict[str, Any], sections:
         "ratio": RATIO_NOTE,
         "sections": {
             section.title: {
-                "rows": [asdict(row) for row in section.rows],
+                "rows": [_plain(asdict(row)) for row in section.rows],
                 "notes": section.notes,
                 "data": section.data,
             }

@@ -16,6 +16,7 @@ import anyio
 from pydantic import ValidationError
 
 from artifact_plane.errors import (
+    ArtifactPlaneError,
     ConflictError,
     DeadlineExceededError,
     InvalidInputError,
@@ -41,10 +42,11 @@ from artifact_plane.models import (
     Execution,
     LineageEdge,
     Page,
+    StoredPayload,
     Subject,
 )
 from artifact_plane.pagination import decode_cursor, encode_cursor
-from artifact_plane.payload_input import accepts, prepare
+from artifact_plane.payload_input import PreparedPayload, accepts, prepare
 from artifact_plane.records import build_record, check_fields, check_tags, parse_status
 
 if TYPE_CHECKING:
@@ -54,6 +56,21 @@ if TYPE_CHECKING:
 
 WRITE_MODES = {"upsert", "failIfExists"}
 VERSION_RETRIES = 20
+PAYLOAD_CONCURRENCY = 16
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error a caller should see from a failed task group (ours before others)."""
+    flat: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        error = pending.pop(0)
+        if isinstance(error, BaseExceptionGroup):
+            pending.extend(error.exceptions)
+        else:
+            flat.append(error)
+    ours = [e for e in flat if isinstance(e, ArtifactPlaneError)]
+    return (ours or flat)[0]
 
 
 class ScopedPlane(LineageOps):
@@ -193,11 +210,10 @@ class ScopedPlane(LineageOps):
             for fields, explicit, _, prepared in specs
         ]
         await self._plane.authz.require(self.subject, "create", resources)
-        limit = self._plane.settings.max_payload_bytes
+        stored_all = await self._store_all([prepared for _, _, _, prepared in specs])
         rows: dict[str, tuple[ArtifactRecord, list[LineageEdge]]] = {}
         ids: list[str] = []
-        for fields, explicit, inputs, prepared in specs:
-            stored = await self._plane.payloads.put_stream(self.tenant, prepared.chunks, max_size=limit)
+        for (fields, explicit, inputs, prepared), stored in zip(specs, stored_all, strict=True):
             art_id = explicit or compute_artifact_id(digest=stored.sha256)
             record = build_record(
                 self.subject,
@@ -226,6 +242,27 @@ class ScopedPlane(LineageOps):
             record, edges = rows[art_id]
             await self._insert(record, edges)
         return ids
+
+    async def _store_all(self, prepared: Sequence[PreparedPayload]) -> list[StoredPayload]:
+        """Store payloads several at a time: each waits on its own fsync, so they overlap."""
+        limit = self._plane.settings.max_payload_bytes
+        stored: list[StoredPayload | None] = [None] * len(prepared)
+        slots = anyio.CapacityLimiter(PAYLOAD_CONCURRENCY)
+
+        async def put(index: int, item: PreparedPayload) -> None:
+            async with slots:
+                stored[index] = await self._plane.payloads.put_stream(
+                    self.tenant, item.chunks, max_size=limit
+                )
+
+        try:
+            async with anyio.create_task_group() as group:
+                for index, item in enumerate(prepared):
+                    group.start_soon(put, index, item)
+        except BaseExceptionGroup as group_error:
+            # One bad payload (too large, say) fails the batch with its own error.
+            raise _first_error(group_error) from None
+        return [s for s in stored if s is not None]
 
     async def write(
         self,

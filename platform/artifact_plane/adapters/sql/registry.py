@@ -17,7 +17,7 @@ from artifact_plane.adapters.sql.rows import (
     dialect_insert,
     execution_row,
     insert_ignoring,
-    insert_record,
+    insert_records,
     record_from_row,
     to_execution,
 )
@@ -74,8 +74,7 @@ class SqlRegistry(Registry):
                 )
 
         def work(conn: Connection) -> None:
-            for record, edges in items:
-                insert_record(conn, record, edges)
+            insert_records(conn, items)
 
         ref = items[0][0].artifact_id if len(items) == 1 else "artifact batch"
         await self.database.run(work, write=True, conflict_ref=ref)

@@ -253,3 +253,42 @@ def insert_record(conn: Connection, record: ArtifactRecord, edges: Sequence[Line
         name = {"tenant_id": record.tenant_id, "uri": record.uri}
         insert_ignoring(conn, artifact_names, [name], index_elements=["tenant_id", "uri"])
     insert_open_edges(conn, edges)
+
+
+def insert_records(conn: Connection, items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]]) -> None:
+    """Insert many records set-wise: one query per check, one ``executemany`` per table.
+
+    The same rules as :func:`insert_record`, in a handful of statements
+    instead of several per record (the caller owns the transaction).
+
+    Raises:
+        ConflictError: an ID, or a URI and version, is taken (or repeated in the batch).
+    """
+    if len(items) == 1:
+        insert_record(conn, *items[0])
+        return
+    a = artifacts.c
+    records = [record for record, _ in items]
+    ids = [(r.tenant_id, r.artifact_id) for r in records]
+    named = [(r.tenant_id, r.uri, r.version_key) for r in records if r.uri is not None and r.version_key]
+    if len(set(ids)) != len(ids) or len(set(named)) != len(named):
+        raise ConflictError("artifact batch", "the batch holds the same ID or URI version twice")
+    for id_chunk in chunked(ids):
+        found = select(a.artifact_id).where(tuple_(a.tenant_id, a.artifact_id).in_(id_chunk))
+        if (taken := conn.execute(found).first()) is not None:
+            raise ConflictError(taken.artifact_id, "an artifact with this ID exists already")
+    for name_chunk in chunked(named):
+        versions = select(a.uri, a.version).where(tuple_(a.tenant_id, a.uri, a.version_key).in_(name_chunk))
+        if (clash := conn.execute(versions).first()) is not None:
+            raise ConflictError(f"{clash.uri}@{clash.version}", "this version exists already")
+    conn.execute(insert(artifacts), [artifact_row(r) for r in records])
+    tags = [
+        {"tenant_id": r.tenant_id, "artifact_id": r.artifact_id, "tag": tag}
+        for r in records
+        for tag in dict.fromkeys(r.tags)
+    ]
+    if tags:
+        conn.execute(insert(artifact_tags), tags)
+    names = {(r.tenant_id, r.uri): {"tenant_id": r.tenant_id, "uri": r.uri} for r in records if r.uri}
+    insert_ignoring(conn, artifact_names, list(names.values()), index_elements=["tenant_id", "uri"])
+    insert_open_edges(conn, [edge for _, edges in items for edge in edges])
