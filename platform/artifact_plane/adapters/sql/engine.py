@@ -129,6 +129,9 @@ class SqlDatabase:
             cursor.execute("PRAGMA journal_mode = WAL")
             cursor.execute(f"PRAGMA synchronous = {self._synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
+            # 64 MiB of page cache per connection (the default is 2 MiB): deep
+            # lineage walks and large listings re-read the same index pages.
+            cursor.execute("PRAGMA cache_size = -65536")
         finally:
             cursor.close()
 

@@ -12,7 +12,8 @@ from artifact_plane.adapters.sql.engine import SqlDatabase
 from artifact_plane.adapters.sql.rows import chunked, close_edges_touching, insert_open_edges, to_edge
 from artifact_plane.adapters.sql.tables import lineage_edges
 from artifact_plane.errors import InvalidInputError
-from artifact_plane.models import LineageEdge
+from artifact_plane.lineage_walk import drive, walk_steps
+from artifact_plane.models import LineageEdge, LineageGraph, NodeKind
 from artifact_plane.ports.lineage import Direction, LineageStore
 
 __all__ = ["SqlLineageStore"]
@@ -68,13 +69,44 @@ class SqlLineageStore(LineageStore):
             return []
 
         def work(conn: Connection) -> list[LineageEdge]:
-            found: list[LineageEdge] = []
-            # One query for the frontier; only a frontier past CHUNK ids takes more.
-            for chunk in chunked(frontier):
-                stmt = _neighbors_query(tenant, chunk, direction, as_of, limit_per_node)
-                found.extend(to_edge(row) for row in conn.execute(stmt).mappings())
-            found.sort(key=lambda edge: (edge.created_at, edge.key))  # across chunks, as within one
-            return found
+            return _neighbors(conn, tenant, frontier, direction, as_of, limit_per_node)
+
+        return await self.database.run(work, write=False)
+
+    async def traverse(
+        self,
+        tenant: str,
+        start: str,
+        direction: Direction,
+        *,
+        depth: int,
+        max_nodes: int,
+        fanout_limit: int | None = None,
+        as_of: datetime | None = None,
+        start_kind: NodeKind = NodeKind.ARTIFACT,
+        timeout: float | None = None,
+    ) -> LineageGraph:
+        """The port's level-by-level walk, run whole in one read transaction.
+
+        One worker-thread hop and one snapshot for the whole answer: no
+        per-level thread hop or connection checkout, and an edge closed while
+        the walk runs cannot give a mixed answer.
+        """
+        steps = walk_steps(
+            start,
+            direction,
+            depth=depth,
+            max_nodes=max_nodes,
+            fanout_limit=fanout_limit,
+            start_kind=start_kind,
+            timeout=timeout,
+        )
+
+        def work(conn: Connection) -> LineageGraph:
+            return drive(
+                steps,
+                lambda way, frontier, per_node: _neighbors(conn, tenant, frontier, way, as_of, per_node),
+            )
 
         return await self.database.run(work, write=False)
 
@@ -83,6 +115,23 @@ class SqlLineageStore(LineageStore):
 
     async def close(self) -> None:
         await self.database.dispose()
+
+
+def _neighbors(
+    conn: Connection,
+    tenant: str,
+    frontier: Sequence[str],
+    direction: Direction,
+    as_of: datetime | None,
+    limit_per_node: int | None,
+) -> list[LineageEdge]:
+    found: list[LineageEdge] = []
+    # One query for the frontier; only a frontier past CHUNK ids takes more.
+    for chunk in chunked(frontier):
+        stmt = _neighbors_query(tenant, chunk, direction, as_of, limit_per_node)
+        found.extend(to_edge(row) for row in conn.execute(stmt).mappings())
+    found.sort(key=lambda edge: (edge.created_at, edge.key))  # across chunks, as within one
+    return found
 
 
 def _neighbors_query(

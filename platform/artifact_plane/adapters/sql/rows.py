@@ -91,8 +91,12 @@ def edge_row(edge: LineageEdge) -> dict[str, Any]:
 
 
 def to_edge(row: RowMapping) -> LineageEdge:
-    """A ``LineageEdge`` from a ``lineage_edges`` row."""
-    return LineageEdge(
+    """A ``LineageEdge`` from a ``lineage_edges`` row.
+
+    Built without validation: rows were validated on the way in, and a deep
+    walk builds tens of thousands of these.
+    """
+    return LineageEdge.model_construct(
         tenant_id=row["tenant_id"],
         kind=EdgeKind(row["kind"]),
         source_id=row["source_id"],
