@@ -14,3 +14,7 @@ def require_server(name: str, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{name} is required under CI=true: {reason}")
     pytest.skip(f"{name} unavailable: {reason}")
+
+
+# Shared by every module that needs PostgreSQL (imported last: tests.pg uses require_server).
+from tests.pg import postgres_server, postgres_url  # noqa: E402, F401

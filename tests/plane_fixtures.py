@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from artifact_plane.adapters.memory import MemoryDecisionLog, MemoryLineageStore, MemoryRegistry
 from artifact_plane.adapters.memory.payloads import MemoryPayloadStore
 from artifact_plane.adapters.memory.policy import MemoryPolicyEngine
@@ -57,9 +59,23 @@ def settings_for(tmp_path: Path, **overrides: object) -> Settings:
 
 
 async def open_test_plane(
-    kind: str, tmp_path: Path, clock: Callable[[], datetime] | None = None, **overrides: object
+    kind: str,
+    tmp_path: Path,
+    clock: Callable[[], datetime] | None = None,
+    *,
+    request: pytest.FixtureRequest | None = None,
+    **overrides: object,
 ) -> AsyncIterator[ArtifactPlane]:
-    """Yield an initialised plane of ``kind`` ("memory" or "embedded") and close it after."""
+    """Yield an initialised plane of ``kind`` and close it after.
+
+    ``memory``: memory adapters and a Python policy; ``embedded``: SQLite +
+    local directory + Rego; ``postgres``: the same on a fresh PostgreSQL
+    database (needs ``request``, to reach the ``postgres_url`` fixture).
+    """
+    if kind == "postgres":
+        if request is None:
+            raise ValueError("the postgres plane needs the test's request")
+        overrides["registry_url"] = request.getfixturevalue("postgres_url")
     settings = settings_for(tmp_path, **overrides)
     if kind == "memory":
         lineage = MemoryLineageStore()

@@ -68,9 +68,11 @@ def test_acknowledged_writes_survive_a_kill(tmp_path: Path) -> None:
     anyio.run(check)
 
 
-@pytest.mark.parametrize("kind", ["memory", "embedded"])
-async def test_concurrent_fail_if_exists_writers_one_wins(tmp_path: Path, kind: str) -> None:
-    async for plane in open_test_plane(kind, tmp_path):
+@pytest.mark.parametrize("kind", ["memory", "embedded", "postgres"])
+async def test_concurrent_fail_if_exists_writers_one_wins(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    async for plane in open_test_plane(kind, tmp_path, request=request):
         me = plane.for_subject(ALICE)
         wins: list[str] = []
         conflicts: list[ConflictError] = []
@@ -90,9 +92,11 @@ async def test_concurrent_fail_if_exists_writers_one_wins(tmp_path: Path, kind: 
         assert [r.artifact_id for r in history] == wins
 
 
-@pytest.mark.parametrize("kind", ["memory", "embedded"])
-async def test_concurrent_upserts_get_distinct_versions(tmp_path: Path, kind: str) -> None:
-    async for plane in open_test_plane(kind, tmp_path):
+@pytest.mark.parametrize("kind", ["memory", "embedded", "postgres"])
+async def test_concurrent_upserts_get_distinct_versions(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    async for plane in open_test_plane(kind, tmp_path, request=request):
         me = plane.for_subject(ALICE)
         ids: list[str] = []
 
@@ -107,8 +111,11 @@ async def test_concurrent_upserts_get_distinct_versions(tmp_path: Path, kind: st
         assert len(set(ids)) == 20
 
 
-async def test_concurrent_identical_creates_are_one_artifact(tmp_path: Path) -> None:
-    async for plane in open_test_plane("embedded", tmp_path):
+@pytest.mark.parametrize("kind", ["embedded", "postgres"])
+async def test_concurrent_identical_creates_are_one_artifact(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    async for plane in open_test_plane(kind, tmp_path, request=request):
         me = plane.for_subject(Subject(id="alice", tenant="acme", roles=("writer",), realm="insights"))
         ids: list[str] = []
 

@@ -25,9 +25,11 @@ from artifact_plane.plane import ArtifactPlane
 from tests.plane_fixtures import ADMIN, ALICE, BOB_OTHER_TENANT, READER, Clock, open_test_plane
 
 
-@pytest.fixture(params=["memory", "embedded"])
+@pytest.fixture(params=["memory", "embedded", "postgres"])
 async def plane(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> AsyncIterator[ArtifactPlane]:
-    async for built in open_test_plane(request.param, tmp_path, clock, max_payload_bytes=1024 * 1024):
+    async for built in open_test_plane(
+        request.param, tmp_path, clock, max_payload_bytes=1024 * 1024, request=request
+    ):
         yield built
 
 

@@ -26,7 +26,6 @@ from artifact_plane.adapters.sql.migrate import (
 from artifact_plane.adapters.sql.tables import lineage_edges, metadata
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
 from tests.contracts.builders import make_record
-from tests.test_sql_adapters import postgres_server, postgres_url  # noqa: F401 - fixtures, used by `migrated`
 
 TABLES = {"artifacts", "artifact_tags", "artifact_names", "executions", "lineage_edges", "decisions"}
 
