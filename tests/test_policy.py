@@ -55,6 +55,9 @@ def request(
     return PolicyInput(subject=subject, action=action, resource=record.resource())
 
 
+POLL_INTERVAL = 0.02  # between checks of a condition that has a deadline
+
+
 async def wait_for(
     engine: PolicyEngine, req: PolicyInput, done: Callable[[PolicyDecision], bool], timeout: float = 10.0
 ) -> PolicyDecision:
@@ -66,7 +69,7 @@ async def wait_for(
             return decision
         if time.monotonic() > deadline:
             pytest.fail(f"condition not met within {timeout}s; last decision: {decision}")
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(POLL_INTERVAL)
 
 
 def copy_policies(tmp_path: Path) -> Path:
