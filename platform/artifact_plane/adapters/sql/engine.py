@@ -90,6 +90,12 @@ class SqlDatabase:
         self._migrate_lock = threading.Lock()
         if not self.is_sqlite:
             engine_options.setdefault("pool_pre_ping", True)
+            # A host that silently drops packets must fail in seconds (then
+            # BackendUnavailableError), not after the OS's TCP timeout of minutes.
+            connect_args = dict(engine_options.pop("connect_args", {}))
+            if "connect_timeout" not in str(url):
+                connect_args.setdefault("connect_timeout", 10)
+            engine_options["connect_args"] = connect_args
         try:
             self.engine: Engine = create_engine(self.url, **engine_options)
         except (ImportError, NoSuchModuleError) as exc:
