@@ -21,6 +21,7 @@ QUICK = {
     "samples": 6,
     "plane_samples": 6,
     "plane_budget": 4.0,
+    "pg_samples": 4,
 }
 FULL = {
     "rounds": 5,
@@ -31,13 +32,14 @@ FULL = {
     "samples": 20,
     "plane_samples": 20,
     "plane_budget": 60.0,
+    "pg_samples": 10,
 }
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small N, ~20k edges")
-    parser.add_argument("--only", choices=["ingest", "lineage"], help="run one section")
+    parser.add_argument("--only", choices=["ingest", "lineage", "postgres"], help="run one section")
     parser.add_argument("--one", type=int, help="artifacts created one at a time")
     parser.add_argument("--batched", type=int, help="artifacts created with create_many")
     parser.add_argument("--batch", type=int, help="create_many batch size")
@@ -50,6 +52,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--plane-budget", type=float, help="seconds per depth after which ScopedPlane.lineage stops walking"
     )
+    parser.add_argument("--pg-samples", type=int, help="start nodes per depth in the PostgreSQL section")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--tmp", type=Path, help="where the temp directories go (default: the system's)")
@@ -61,7 +64,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, console: Console) -> list[Any]:
-    from bench import ingest, lineage
+    from bench import ingest, lineage, postgres
     from bench.report import render
 
     sections = []
@@ -91,6 +94,28 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
             )
             render(console, section)
             sections.append(section)
+        if args.only in (None, "postgres"):
+            try:
+                with postgres.server() as url:
+                    console.print("[bold]PostgreSQL…[/bold]")
+                    section = await postgres.run(
+                        root / "postgres",
+                        url,
+                        one=args.one,
+                        batched=args.batched,
+                        batch=args.batch,
+                        rounds=args.rounds,
+                        edges=args.edges,
+                        samples=args.pg_samples,
+                        seed=args.seed,
+                    )
+            except postgres.Unavailable as exc:
+                console.print(f"PostgreSQL section skipped: {exc}", highlight=False, soft_wrap=True)
+                if args.only == "postgres":
+                    raise
+            else:
+                render(console, section)
+                sections.append(section)
     return sections
 
 
@@ -103,7 +128,12 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     console = console or Console(width=None if Console().is_terminal else 140)
     info = machine()
     console.print(machine_line(info), highlight=False, soft_wrap=True)
-    sections = asyncio.run(run(args, console))
+    from bench.postgres import Unavailable
+
+    try:
+        sections = asyncio.run(run(args, console))
+    except Unavailable:
+        return 1  # asked for --only postgres, and no server could be had (the reason is printed)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     write_json(args.output, info, settings, sections)
     console.print(machine_line(info), highlight=False, soft_wrap=True)

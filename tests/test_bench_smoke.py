@@ -7,8 +7,11 @@ import json
 import time
 from pathlib import Path
 
+from bench import postgres
 from bench.__main__ import main
 from rich.console import Console
+
+from tests.conftest import require_server
 
 BUDGET_SECONDS = 60  # the quick run takes ~20 s here; fail loudly if it balloons
 
@@ -42,3 +45,37 @@ def test_quick_bench_completes_and_node_sets_match(tmp_path: Path) -> None:
         assert walked["node_sets_match"] == walked["walks"]
         assert walked["plane_lineage"]["count"] >= 1
     assert lineage["data"]["depth_10"]["nodes"]["max"] > lineage["data"]["depth_3"]["nodes"]["max"]
+
+
+POSTGRES_BUDGET_SECONDS = 40
+
+
+def test_quick_postgres_bench_prints_its_section_and_node_sets_match(tmp_path: Path) -> None:
+    if reason := postgres.unavailable():
+        require_server("PostgreSQL", reason)  # fails under CI=true instead of skipping
+    output = tmp_path / "latest.json"
+    console = Console(file=io.StringIO(), record=True, width=160)
+    started = time.monotonic()
+
+    code = main(
+        ["--only", "postgres", "--quick", "--output", str(output), "--tmp", str(tmp_path)], console=console
+    )
+
+    elapsed = time.monotonic() - started
+    printed = console.export_text()
+    assert code == 0, printed
+    assert "PostgreSQL: ingest and lineage" in printed
+    assert "ANSWER depth 3:" in printed
+    assert "ANSWER depth 10:" in printed
+    assert elapsed < POSTGRES_BUDGET_SECONDS, f"the quick PostgreSQL bench took {elapsed:.0f} s"
+
+    (section,) = json.loads(output.read_text())["sections"].values()
+    for mode in ("one_at_a_time", "batched"):
+        figures = section["data"][f"ingest_{mode}"]
+        assert figures["artifacts"] > 0
+        assert sum(figures["plane_s"]) > 0
+        assert sum(figures["raw_s"]) > 0
+    for depth in (3, 10):
+        walked = section["data"][f"depth_{depth}"]
+        assert walked["walks"] > 0
+        assert walked["node_sets_match"] == walked["walks"]
