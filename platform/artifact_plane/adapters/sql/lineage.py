@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, func, or_, select
+from sqlalchemy import ARRAY, ColumnElement, Connection, Select, String, any_, bindparam, func, or_, select
 
 from artifact_plane.adapters.sql.engine import SqlDatabase
 from artifact_plane.adapters.sql.rows import chunked, close_edges_touching, insert_open_edges, to_edge
@@ -125,6 +125,11 @@ def _neighbors(
     as_of: datetime | None,
     limit_per_node: int | None,
 ) -> list[LineageEdge]:
+    if conn.dialect.name == "postgresql":
+        # One array parameter, whatever the frontier's size: no chunking, and one
+        # statement text for the server and SQLAlchemy to cache.
+        stmt = _neighbors_query(tenant, frontier, direction, as_of, limit_per_node, as_array=True)
+        return [to_edge(row) for row in conn.execute(stmt).mappings()]
     found: list[LineageEdge] = []
     # One query for the frontier; only a frontier past CHUNK ids takes more.
     for chunk in chunked(frontier):
@@ -140,9 +145,16 @@ def _neighbors_query(
     direction: Direction,
     as_of: datetime | None,
     limit_per_node: int | None,
+    *,
+    as_array: bool = False,
 ) -> Select[Any]:
     near = e.source_id if direction is Direction.DOWNSTREAM else e.target_id
-    where: list[ColumnElement[bool]] = [e.tenant_id == tenant, near.in_(node_ids)]
+    match = (
+        near == any_(bindparam("frontier", list(node_ids), type_=ARRAY(String)))
+        if as_array
+        else near.in_(node_ids)
+    )
+    where: list[ColumnElement[bool]] = [e.tenant_id == tenant, match]
     if as_of is None:
         where.append(e.closed_at.is_(None))
     else:
