@@ -33,6 +33,9 @@ from tests.plane_fixtures import ALICE, settings_for
 CALL_LIMIT = 10.0  # seconds any single plane call may take, up or down
 SERVER_LIMIT = 60.0  # seconds pg_ctl may take to stop or start
 
+POLL_INTERVAL = 0.05  # between checks of a condition that has a deadline
+RETRY_BACKOFF = 0.01  # a client's back-off after a failed write, so an outage is no busy loop
+
 
 def wait_for(condition: Callable[[], bool], what: str, timeout: float = SERVER_LIMIT) -> None:
     """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
@@ -40,7 +43,7 @@ def wait_for(condition: Callable[[], bool], what: str, timeout: float = SERVER_L
     while not condition():
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(0.05)  # a poll interval, not a wait for something to happen
+        time.sleep(POLL_INTERVAL)
 
 
 @asynccontextmanager
@@ -268,7 +271,7 @@ async def test_writer_running_through_a_restart_loses_nothing_acknowledged(
                 failed.add(n)
                 if len(failed) >= 3:
                     outage_seen.set()
-                await anyio.sleep(0.01)  # a client's retry back-off, so the outage is not a busy loop
+                await anyio.sleep(RETRY_BACKOFF)
             n += 1
 
     async with anyio.create_task_group() as tg:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -496,11 +497,13 @@ class PayloadStoreContract:
 
     async def test_storing_a_digest_again_refreshes_it(self, payloads: PayloadStore) -> None:
         first = await payloads.put_bytes(TENANT, b"again")
-        # A cutoff between the two writes: only the refresh keeps the payload alive.
-        cutoff = first.modified_at + timedelta(microseconds=1)
-        while datetime.now(UTC) <= cutoff:  # noqa: ASYNC110 - wall clock must pass a microsecond
-            await asyncio.sleep(0)
+        # File clocks tick coarsely (a jiffy): store again until the time moves, with a deadline.
+        deadline = time.monotonic() + 5
         second = await payloads.put_bytes(TENANT, b"again")
-        assert second.modified_at >= cutoff
-        assert not await payloads.delete_if_stale(TENANT, first.sha256, cutoff)
+        while second.modified_at <= first.modified_at:
+            assert time.monotonic() < deadline, "storing the digest again never refreshed its time"
+            second = await payloads.put_bytes(TENANT, b"again")
+        # A cutoff between the two writes: only the refresh keeps the payload alive.
+        between = first.modified_at + (second.modified_at - first.modified_at) / 2
+        assert not await payloads.delete_if_stale(TENANT, first.sha256, between)
         assert await payloads.get_bytes(TENANT, first.sha256) == b"again"
