@@ -9,7 +9,9 @@ with "database is locked". Reads stay deferred and never block writers (WAL).
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -132,7 +134,7 @@ class SqlDatabase:
         try:
             # busy_timeout first, so the journal-mode switch itself waits for a lock.
             cursor.execute(f"PRAGMA busy_timeout = {self._busy_ms:d}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(cursor)
             cursor.execute(f"PRAGMA synchronous = {self._synchronous}")
             cursor.execute("PRAGMA foreign_keys = ON")
             # 64 MiB of page cache per connection (the default is 2 MiB): deep
@@ -140,6 +142,22 @@ class SqlDatabase:
             cursor.execute("PRAGMA cache_size = -65536")
         finally:
             cursor.close()
+
+    def _enable_wal(self, cursor: Any) -> None:
+        # SQLite answers a journal-mode change that races another connection
+        # (replicas opening a new file together) with "database is locked" at
+        # once, without calling the busy handler: wait here, bounded the same way.
+        deadline = time.monotonic() + self._busy_ms / 1000
+        delay = 0.001
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() + delay > deadline:
+                    raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
     def _on_sqlite_begin(self, connection: Connection) -> None:
         if connection.get_execution_options().get(_WRITE_OPTION):
