@@ -16,5 +16,6 @@ def require_server(name: str, reason: str) -> None:
     pytest.skip(f"{name} unavailable: {reason}")
 
 
-# Shared by every module that needs PostgreSQL (imported last: tests.pg uses require_server).
+# Shared by every module that needs PostgreSQL or GCS (imported last: they use require_server).
+from tests.gcs import gcs_bucket, gcs_server, own_emulator  # noqa: E402, F401
 from tests.pg import postgres_server, postgres_url  # noqa: E402, F401

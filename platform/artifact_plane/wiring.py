@@ -68,8 +68,21 @@ def build_payloads(settings: Settings) -> PayloadStore:
 
         return LocalPayloadStore(Path(unquote(parsed.path)))
     if parsed.scheme == "gs":
-        raise ConfigurationError("AP_PAYLOADS_URL", f"{url!r}: Google Cloud Storage {NOT_YET}")
+        return _gcs_payloads(url, parsed.netloc, unquote(parsed.path))
     raise ConfigurationError("AP_PAYLOADS_URL", f"{url!r}: use file:///path, gs://bucket/prefix or memory")
+
+
+def _gcs_payloads(url: str, bucket: str, prefix: str) -> PayloadStore:
+    """``gs://bucket/prefix``: honours STORAGE_EMULATOR_HOST, else application-default credentials."""
+    try:
+        from artifact_plane.adapters.gcs import GcsPayloadStore
+    except ImportError as exc:
+        raise ConfigurationError(
+            "AP_PAYLOADS_URL", f"{url!r} needs google-cloud-storage: pip install 'artifact-plane[gcs]'"
+        ) from exc
+    if not bucket:
+        raise ConfigurationError("AP_PAYLOADS_URL", f"{url!r} names no bucket: use gs://bucket/prefix")
+    return GcsPayloadStore(bucket, prefix)
 
 
 def policy_data(settings: Settings) -> dict[str, Any]:
