@@ -27,7 +27,16 @@ from artifact_plane.adapters.sql.tables import lineage_edges, metadata
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
 from tests.contracts.builders import make_record
 
-TABLES = {"artifacts", "artifact_tags", "artifact_names", "executions", "lineage_edges", "decisions"}
+TABLES = {
+    "artifacts",
+    "artifact_tags",
+    "artifact_names",
+    "executions",
+    "lineage_edges",
+    "lineage_outbox",
+    "lineage_outbox_lease",
+    "decisions",
+}
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -149,7 +158,10 @@ def test_downgrade_to_base_and_back(migrated: SqlDatabase) -> None:
 def test_scripts_ship_inside_the_package() -> None:
     assert MIGRATIONS_DIR.parent.name == "sql"
     assert (MIGRATIONS_DIR / "env.py").is_file()
-    assert sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py")) == ["0001_initial.py"]
+    assert sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py")) == [
+        "0001_initial.py",
+        "0002_outbox.py",
+    ]
 
 
 # -- PostgreSQL, without a server: the same migrations and tables render for it --

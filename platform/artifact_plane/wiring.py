@@ -8,13 +8,16 @@ needs none of them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from artifact_plane.errors import ConfigurationError
 from artifact_plane.plane import ArtifactPlane
 from artifact_plane.ports import DecisionLog, LineageStore, PayloadStore, PolicyEngine, Registry
 from artifact_plane.settings import Settings
+
+if TYPE_CHECKING:
+    from artifact_plane.relay import OutboxRelay
 
 NOT_YET = "is not available in this build yet; use the embedded default or follow the issue tracker"
 
@@ -46,13 +49,55 @@ def _registry_side(settings: Settings) -> tuple[Registry, LineageStore, Decision
         from artifact_plane.adapters.sql import SqlDatabase, SqlDecisionLog, SqlLineageStore, SqlRegistry
 
         database = SqlDatabase.from_settings(settings)
-        if lineage_url != "sql":
-            raise ConfigurationError(
-                "AP_LINEAGE_URL",
-                f"{lineage_url!r} {NOT_YET} (graph lineage needs the outbox relay); use 'sql'",
-            )
-        return SqlRegistry(database), SqlLineageStore(database), SqlDecisionLog(database)
+        if lineage_url == "sql":
+            return SqlRegistry(database), SqlLineageStore(database), SqlDecisionLog(database)
+        # Lineage elsewhere: edges go through the registry's outbox; the relay delivers them.
+        from artifact_plane.adapters.sql.outbox import OutboxLineageStore, SqlOutbox
+
+        graph = build_graph_lineage(lineage_url)
+        lineage = OutboxLineageStore(SqlOutbox(database), graph)
+        return SqlRegistry(database, outbox=True), lineage, SqlDecisionLog(database)
     raise ConfigurationError("AP_REGISTRY_URL", f"{url!r}: use sqlite:///path, postgresql://… or memory")
+
+
+def build_graph_lineage(url: str) -> LineageStore:
+    """The graph store named by a non-``sql`` ``AP_LINEAGE_URL`` (the relay's destination).
+
+    Raises:
+        ConfigurationError: an unknown scheme, or its driver is not installed.
+    """
+    scheme = urlparse(url).scheme
+    if url == "memory":
+        from artifact_plane.adapters.memory import MemoryLineageStore
+
+        return MemoryLineageStore()
+    if scheme in {"arangodb", "arangodbs"}:
+        from artifact_plane.adapters.arango import ArangoLineageStore
+
+        return ArangoLineageStore.from_url(url)
+    if scheme in {"neo4j", "neo4j+s", "neo4j+ssc", "bolt", "bolt+s", "bolt+ssc"}:
+        from artifact_plane.adapters.neo4j import Neo4jLineageStore
+
+        return Neo4jLineageStore.from_url(url)
+    raise ConfigurationError(
+        "AP_LINEAGE_URL", f"{url!r}: use sql, memory, arangodb://user:pw@host:8529/db or neo4j://host:7687"
+    )
+
+
+def build_relay(plane: ArtifactPlane, **options: Any) -> OutboxRelay | None:
+    """The outbox relay of a plane whose lineage lives outside its registry; None otherwise.
+
+    The relay is woken by every lineage write the plane makes through its outbox.
+    """
+    from artifact_plane.adapters.sql.outbox import OutboxLineageStore
+    from artifact_plane.relay import OutboxRelay
+
+    lineage = plane.lineage
+    if not isinstance(lineage, OutboxLineageStore):
+        return None
+    relay = OutboxRelay(lineage.outbox, lineage.graph, **options)
+    lineage.listeners.append(relay.notify)
+    return relay
 
 
 def build_payloads(settings: Settings) -> PayloadStore:

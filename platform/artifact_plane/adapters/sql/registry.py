@@ -10,6 +10,7 @@ from sqlalchemy import Connection, delete, exists, select, tuple_, update
 
 from artifact_plane.adapters.sql.engine import SqlDatabase
 from artifact_plane.adapters.sql.filters import filtered_artifacts
+from artifact_plane.adapters.sql.outbox import enqueue_adds, enqueue_close
 from artifact_plane.adapters.sql.rows import (
     CHUNK,
     chunked,
@@ -42,10 +43,14 @@ class SqlRegistry(Registry):
 
     Args:
         database: the engine shared with ``SqlLineageStore`` and ``SqlDecisionLog``.
+        outbox: lineage lives in a graph store: write edge operations to the outbox.
     """
 
-    def __init__(self, database: SqlDatabase) -> None:
+    def __init__(self, database: SqlDatabase, *, outbox: bool = False) -> None:
         self.database = database
+        # Lineage in a graph database: a record's edge operations go into the
+        # outbox in its transaction (adapters/sql/outbox.py), not lineage_edges.
+        self.outbox = outbox
 
     def __repr__(self) -> str:
         return f"SqlRegistry({self.database!r})"
@@ -74,7 +79,11 @@ class SqlRegistry(Registry):
                 )
 
         def work(conn: Connection) -> None:
-            insert_records(conn, items)
+            if self.outbox:
+                insert_records(conn, [(record, ()) for record, _ in items])
+                enqueue_adds(conn, [edge for _, edges in items for edge in edges])
+            else:
+                insert_records(conn, items)
 
         ref = items[0][0].artifact_id if len(items) == 1 else "artifact batch"
         await self.database.run(work, write=True, conflict_ref=ref)
@@ -174,7 +183,7 @@ class SqlRegistry(Registry):
                 t = artifact_tags.c
                 conn.execute(delete(artifact_tags).where(t.tenant_id == tenant, t.artifact_id.in_(chunk)))
                 conn.execute(delete(artifacts).where(a.tenant_id == tenant, a.artifact_id.in_(chunk)))
-            close_edges_touching(conn, tenant, gone, at)
+            (enqueue_close if self.outbox else close_edges_touching)(conn, tenant, gone, at)
             return [found[artifact_id] for artifact_id in gone]
 
         return await self.database.run(work, write=True)

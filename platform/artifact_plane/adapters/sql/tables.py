@@ -31,6 +31,8 @@ __all__ = [
     "decisions",
     "executions",
     "lineage_edges",
+    "lineage_outbox",
+    "lineage_outbox_lease",
     "metadata",
 ]
 
@@ -152,6 +154,38 @@ lineage_edges = Table(
         sqlite_where=text("closed_at IS NULL"),
         postgresql_where=text("closed_at IS NULL"),
     ),
+)
+
+# Edge operations waiting for a graph store outside this database (ArangoDB, Neo4j):
+# written in the record's transaction, delivered in ``id`` order by the relay.
+lineage_outbox = Table(
+    "lineage_outbox",
+    metadata,
+    Column("id", SurrogateKey, primary_key=True, autoincrement=True),
+    Column("tenant_id", ID, nullable=False),
+    Column("op", String(8), nullable=False),
+    # add: {"edge": {...}}; close: {"node_ids": [...], "at": "..."} (see adapters/sql/outbox.py)
+    Column("payload", JsonDoc, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("delivered_at", UtcDateTime),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text),
+    Index(
+        "ix_lineage_outbox_pending",
+        "id",
+        sqlite_where=text("delivered_at IS NULL"),
+        postgresql_where=text("delivered_at IS NULL"),
+    ),
+    Index("ix_lineage_outbox_delivered_at", "delivered_at"),
+)
+
+# One row per relay lease: the relay holding it is the only one delivering.
+lineage_outbox_lease = Table(
+    "lineage_outbox_lease",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", Text, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
 )
 
 decisions = Table(
