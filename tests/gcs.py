@@ -12,7 +12,8 @@ which answers 412 the way GCS does for the preconditions the store sends
 server is single-threaded, so a check and the handler it guards run as one
 step, as they do in GCS. Resumable-upload sessions are not covered (the store
 sends no precondition on them). ``test_gcs_emulator.py`` checks the wrapper
-answers as GCS documents.
+answers as GCS documents. A second wrapper, :func:`_inject_faults`, lets a
+fault test make the next requests answer 5xx or stall (to show retries).
 
 When ``AP_TEST_GCS_URL`` (or ``STORAGE_EMULATOR_HOST``) names a server, that
 server is used as it is; a test that needs preconditions checks the server
@@ -118,6 +119,56 @@ def _enforce_preconditions() -> None:
     objects.insert = wrapped[objects.insert]  # the router's fallback for uploads without /upload
 
 
+def _inject_faults() -> None:
+    """Let a test make the emulator fail: ``GET /_faults?status=503&delay=0&count=2``.
+
+    The next ``count`` storage requests are answered with ``status`` (after
+    ``delay`` seconds), or only delayed when no status is given, so the
+    client's retries on 5xx answers and timeouts can be shown against a real
+    server. ``GET /_faults`` alone answers how many faults are left.
+    """
+    import json
+    from http import HTTPStatus
+    from urllib.parse import parse_qs, urlparse
+
+    from gcp_storage_emulator import server
+
+    faults: dict[str, Any] = {"status": None, "delay": 0.0, "count": 0}
+    handle = server.Router.handle
+
+    def faulty(self: Any, method: str) -> None:
+        handler = self._request_handler
+        url = urlparse(handler.path)
+        if url.path == "/_faults":
+            query = parse_qs(url.query)
+            if "count" in query:
+                faults["count"] = int(query["count"][0])
+                faults["status"] = int(query["status"][0]) if "status" in query else None
+                faults["delay"] = float(query.get("delay", ["0"])[0])
+            body = json.dumps({"left": faults["count"]}).encode()
+            handler.send_response(HTTPStatus.OK)
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
+        if url.path == "/" or faults["count"] <= 0:
+            handle(self, method)
+            return
+        faults["count"] -= 1
+        time.sleep(faults["delay"])
+        if faults["status"] is None:
+            handle(self, method)
+            return
+        body = json.dumps({"error": {"code": faults["status"], "message": "injected fault"}}).encode()
+        handler.send_response(faults["status"])
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(body)
+
+    server.Router.handle = faulty
+
+
 def serve(port: int, data_dir: str | None = None) -> None:
     """Run the emulator on ``127.0.0.1:port`` until killed (the child's entry point).
 
@@ -129,6 +180,7 @@ def serve(port: int, data_dir: str | None = None) -> None:
 
     logging.basicConfig(level=logging.CRITICAL)
     _enforce_preconditions()
+    _inject_faults()
     create_server("127.0.0.1", port, in_memory=data_dir is None, data_dir=data_dir).run()
 
 
@@ -182,6 +234,18 @@ class Emulator:
         if self._exited():
             stderr = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
             raise RuntimeError(f"the GCS emulator exited at start: {stderr[-2000:]}")
+
+    def inject(self, count: int, status: int | None = None, delay: float = 0.0) -> None:
+        """Make the next ``count`` storage requests fail with ``status`` and/or wait ``delay`` seconds."""
+        query = f"count={count}&delay={delay}" + (f"&status={status}" if status is not None else "")
+        with urllib.request.urlopen(f"{self.url}/_faults?{query}", timeout=5) as reply:
+            assert reply.status == 200
+
+    def faults_left(self) -> int:
+        import json
+
+        with urllib.request.urlopen(f"{self.url}/_faults", timeout=5) as reply:
+            return int(json.loads(reply.read())["left"])
 
     def _exited(self) -> bool:
         return self.process is not None and self.process.poll() is not None
