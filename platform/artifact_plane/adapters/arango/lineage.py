@@ -24,6 +24,7 @@ from arango.client import ArangoClient
 from arango.cursor import Cursor
 from arango.database import StandardDatabase
 from arango.exceptions import ArangoServerError
+from arango.http import DefaultHTTPClient
 
 from artifact_plane.adapters.arango import queries
 from artifact_plane.adapters.arango.errors import QueryKilled, translate_errors
@@ -47,6 +48,7 @@ class ArangoLineageStore(LineageStore):
         username, password: credentials.
         prefix: collection and graph name prefix.
         request_timeout: seconds before an HTTP request is given up.
+        retry_attempts: HTTP retries (with backoff) of a failed request before it fails.
     """
 
     def __init__(
@@ -58,14 +60,16 @@ class ArangoLineageStore(LineageStore):
         password: str = "",
         prefix: str = "ap_",
         request_timeout: float = 30.0,
+        retry_attempts: int = 2,
     ) -> None:
         self.hosts = hosts
         self.database_name = database
         self.names = queries.Names(prefix)
         self._username = username
         self._password = password
-        # One retry per host, not python-arango's default of three: a dead server fails in seconds.
-        self._client = ArangoClient(hosts=hosts, request_timeout=request_timeout, resolver_max_tries=1)
+        # One try per host (python-arango: three); the relay retries with its own backoff.
+        http = DefaultHTTPClient(request_timeout=request_timeout, retry_attempts=retry_attempts)
+        self._client = ArangoClient(hosts=hosts, http_client=http, resolver_max_tries=1)
         self._db: StandardDatabase | None = None
         self._ready = False
         self._lock = threading.Lock()
