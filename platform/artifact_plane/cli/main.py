@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-from artifact_plane.cli import db, demo, gc, get, lineage, ls, put, schema, serve, token
+from artifact_plane.cli import db, demo, gc, get, lineage, lineage_relay, ls, put, schema, serve, token
+from artifact_plane.cli import operator as operator_cli
+from artifact_plane.cli import regenerate as regenerate_cli
+from artifact_plane.cli import run as run_cli
 from artifact_plane.cli._common import plane_errors
 from artifact_plane.settings import Settings
 
@@ -29,8 +32,11 @@ app.command("demo")(demo.demo)
 app.command("put")(put.put)
 app.command("get")(get.get)
 app.command("ls")(ls.ls)
-app.command("lineage")(lineage.lineage)
+app.add_typer(lineage_relay.lineage_app(lineage.lineage), name="lineage")  # `lineage ID`, `lineage relay`
 app.command("gc")(gc.gc)
 app.command("token")(token.token)
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")
+app.command("run")(run_cli.run)
+app.command("regenerate")(regenerate_cli.regenerate)
+app.add_typer(operator_cli.app, name="operator")
