@@ -22,6 +22,8 @@ QUICK = {
     "plane_samples": 6,
     "plane_budget": 4.0,
     "pg_samples": 4,
+    "gcs_samples": 4,
+    "gcs_big_samples": 1,
 }
 FULL = {
     "rounds": 5,
@@ -33,13 +35,15 @@ FULL = {
     "plane_samples": 20,
     "plane_budget": 60.0,
     "pg_samples": 10,
+    "gcs_samples": 20,
+    "gcs_big_samples": 5,
 }
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small N, ~20k edges")
-    parser.add_argument("--only", choices=["ingest", "lineage", "postgres"], help="run one section")
+    parser.add_argument("--only", choices=["ingest", "lineage", "postgres", "gcs"], help="run one section")
     parser.add_argument("--one", type=int, help="artifacts created one at a time")
     parser.add_argument("--batched", type=int, help="artifacts created with create_many")
     parser.add_argument("--batch", type=int, help="create_many batch size")
@@ -53,6 +57,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--plane-budget", type=float, help="seconds per depth after which ScopedPlane.lineage stops walking"
     )
     parser.add_argument("--pg-samples", type=int, help="start nodes per depth in the PostgreSQL section")
+    parser.add_argument("--gcs-samples", type=int, help="1 MiB uploads and downloads in the GCS section")
+    parser.add_argument("--gcs-big-samples", type=int, help="64 MiB uploads and downloads in the GCS section")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--tmp", type=Path, help="where the temp directories go (default: the system's)")
@@ -64,7 +70,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 async def run(args: argparse.Namespace, console: Console) -> list[Any]:
-    from bench import ingest, lineage, postgres
+    from bench import gcs, ingest, lineage, postgres
     from bench.report import render
 
     sections = []
@@ -116,6 +122,24 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
             else:
                 render(console, section)
                 sections.append(section)
+        if args.only in (None, "gcs"):
+            try:
+                with gcs.server() as url:
+                    console.print("[bold]GCS…[/bold]")
+                    section = await gcs.run(
+                        root / "gcs",
+                        url,
+                        samples=args.gcs_samples,
+                        big_samples=args.gcs_big_samples,
+                        seed=args.seed,
+                    )
+            except gcs.Unavailable as exc:
+                console.print(f"GCS section skipped: {exc}", highlight=False, soft_wrap=True)
+                if args.only == "gcs":
+                    raise
+            else:
+                render(console, section)
+                sections.append(section)
     return sections
 
 
@@ -128,12 +152,13 @@ def main(argv: list[str] | None = None, console: Console | None = None) -> int:
     console = console or Console(width=None if Console().is_terminal else 140)
     info = machine()
     console.print(machine_line(info), highlight=False, soft_wrap=True)
+    from bench.gcs import Unavailable as NoGcs
     from bench.postgres import Unavailable
 
     try:
         sections = asyncio.run(run(args, console))
-    except Unavailable:
-        return 1  # asked for --only postgres, and no server could be had (the reason is printed)
+    except (Unavailable, NoGcs):
+        return 1  # asked for --only postgres/gcs, and no server could be had (the reason is printed)
     settings = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     write_json(args.output, info, settings, sections)
     console.print(machine_line(info), highlight=False, soft_wrap=True)

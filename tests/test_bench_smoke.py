@@ -79,3 +79,44 @@ def test_quick_postgres_bench_prints_its_section_and_node_sets_match(tmp_path: P
         walked = section["data"][f"depth_{depth}"]
         assert walked["walks"] > 0
         assert walked["node_sets_match"] == walked["walks"]
+
+
+GCS_BUDGET_SECONDS = 40
+
+
+def test_quick_gcs_bench_prints_its_section(tmp_path: Path) -> None:
+    import statistics
+
+    import pytest
+    from bench import gcs
+
+    if reason := gcs.unavailable():
+        require_server("GCS emulator", reason)  # fails under CI=true instead of skipping
+    output = tmp_path / "latest.json"
+    console = Console(file=io.StringIO(), record=True, width=160)
+    started = time.monotonic()
+
+    argv = ["--only", "gcs", "--quick", "--output", str(output), "--tmp", str(tmp_path)]
+    code = main(argv, console=console)
+
+    elapsed = time.monotonic() - started
+    printed = console.export_text()
+    assert code == 0, printed
+    assert "GCS payloads (emulator): plane vs raw google-cloud-storage" in printed
+    for row in ("upload 1 MiB", "download 1 MiB", "upload 64 MiB", "download 64 MiB"):
+        assert row in printed
+    assert elapsed < GCS_BUDGET_SECONDS, f"the quick GCS bench took {elapsed:.0f} s"
+
+    (section,) = json.loads(output.read_text())["sections"].values()
+    expected = []
+    for label in ("1 MiB", "64 MiB"):
+        figures = section["data"][label]
+        assert figures["samples"] >= 1
+        for side in ("plane_up", "raw_up", "plane_down", "raw_down"):
+            assert len(figures[f"{side}_s"]) == figures["samples"]
+            assert min(figures[f"{side}_s"]) > 0
+        for way in ("up", "down"):
+            ours, raw = figures[f"plane_{way}_s"], figures[f"raw_{way}_s"]
+            expected.append(statistics.median(ours) / statistics.median(raw))
+    # Each printed ratio is our median time over the raw client's, from the same run.
+    assert [row["ratio"] for row in section["rows"]] == pytest.approx(expected)
