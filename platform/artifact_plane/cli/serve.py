@@ -25,11 +25,13 @@ def serve(
     import uvicorn
 
     from artifact_plane.api.app import create_app
+    from artifact_plane.cli.lineage_relay import with_relay
 
     settings = settings_of(ctx)
     with plane_errors():
         secret = signing_secret(settings)
         app = create_app(settings, jwt_secret=secret.value)
+    app.router.lifespan_context = with_relay(app.router.lifespan_context)  # the outbox relay, if any
     console = err()
     shown = f"[{host}]" if ":" in host else host
     console.print(f"GraphiQL: http://{shown}:{port}/graphql", markup=False)
