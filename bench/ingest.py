@@ -1,16 +1,15 @@
 """Embedded ingest: artifacts/s through the plane against raw ``sqlite3`` inserts of the same rows.
 
-The plane's write path is: ask policy, append the decision to the audit log
-(its own transaction), store the payload durably, insert the record (one
-transaction). The baselines add those costs back one at a time, so the
-table shows where the time goes:
+The plane's write path is: ask policy, store the payload durably, insert the
+record with the decision that allowed it (one transaction). The baselines add
+those costs back one at a time, so the table shows where the time goes:
 
-* rows — the same ``artifacts`` rows, same schema and indexes, same PRAGMAs
-  (WAL, synchronous FULL), one transaction per row or per batch;
+* rows — the same ``artifacts`` and ``decisions`` rows, same schema and
+  indexes, same PRAGMAs (WAL, synchronous FULL), one transaction per artifact
+  or per batch;
 * + payload files — the same bytes written the way a durable store must
-  (write, fsync, rename, fsync the directory) under the same key layout;
-* + audit rows — the same ``decisions`` rows, committed before the payload,
-  as the plane does. What is left of the ratio is the plane's CPU work:
+  (write, fsync, rename, fsync the directory) under the same key layout,
+  before the rows commit. What is left of the ratio is the plane's CPU work:
   validation, pydantic, Rego, SQLAlchemy and worker-thread hops.
 
 The plane and the baselines take turns on slices of the work (rounds), so a
@@ -149,14 +148,12 @@ class RawIngest:
 
     Args:
         files: also write each payload file durably, before its rows commit.
-        audit: also commit the decision rows first, in their own transaction.
     """
 
-    def __init__(self, root: Path, per_txn: int, *, files: bool, audit: bool) -> None:
+    def __init__(self, root: Path, per_txn: int, *, files: bool) -> None:
         self.root = root
         self.per_txn = per_txn
         self.files = files
-        self.audit = audit
         self.conn: sqlite3.Connection | None = None
 
     def _connect(self, schema: Sequence[str]) -> sqlite3.Connection:
@@ -181,14 +178,11 @@ class RawIngest:
         with stopwatch() as took:
             for start in range(0, len(art_rows), self.per_txn):
                 stop = start + self.per_txn
-                if self.audit:
-                    conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany(insert_decision, dec_rows[start:stop])
-                    conn.execute("COMMIT")
                 if self.files:
                     for doc in data[start:stop]:
                         write_payload(self.root / "payloads", doc)
                 conn.execute("BEGIN IMMEDIATE")
+                conn.executemany(insert_decision, dec_rows[start:stop])
                 conn.executemany(insert_artifact, art_rows[start:stop])
                 conn.execute("COMMIT")
         return took[0]
@@ -201,9 +195,8 @@ class RawIngest:
 # ----------------------------------------------------------------- section
 
 VARIANTS = {
-    "rows": ("sqlite3 rows, {how}", False, False),
-    "rows_files": ("+ payload files (write+fsync+rename+dir fsync)", True, False),
-    "rows_files_audit": ("+ audit rows (own txn, as the plane)", True, True),
+    "rows": ("sqlite3 record+decision rows, {how}", False),
+    "rows_files": ("+ payload files (write+fsync+rename+dir fsync)", True),
 }
 
 
@@ -216,7 +209,7 @@ async def measure(
     turns on slices of the same work spreads those spells over every line.
     """
     plane = PlaneIngest(root / "plane", plane_batch)
-    raws = {name: RawIngest(root / name, per_txn, files=f, audit=a) for name, (_, f, a) in VARIANTS.items()}
+    raws = {name: RawIngest(root / name, per_txn, files=files) for name, (_, files) in VARIANTS.items()}
     seconds: dict[str, list[float]] = {"plane": [], **{name: [] for name in raws}}
     size = -(-len(data) // rounds)
     if plane_batch is not None:
@@ -238,11 +231,11 @@ async def measure(
 
 
 async def run(root: Path, *, one: int, batched: int, batch: int, rounds: int, seed: int) -> Section:
-    """Both ingest modes, each against its three baselines."""
+    """Both ingest modes, each against its baselines."""
     section = Section("Embedded ingest (SQLite + local directory + in-process Rego)")
     section.data = {"batch_size": batch, "payload_bytes": PAYLOAD_BYTES, "rounds": rounds}
     modes = [
-        ("create_artifact, one at a time", "one_at_a_time", payloads(one, seed), None, 1, "1 row/txn"),
+        ("create_artifact, one at a time", "one_at_a_time", payloads(one, seed), None, 1, "1 artifact/txn"),
         (
             f"create_many, batches of {batch}",
             "batched",
@@ -256,7 +249,7 @@ async def run(root: Path, *, one: int, batched: int, batch: int, rounds: int, se
         seconds = await measure(root / key, data, plane_batch, per_txn, rounds)
         ours = sum(seconds["plane"])
         section.data[key] = {"artifacts": len(data), **{f"{name}_s": s for name, s in seconds.items()}}
-        for index, (name, (text, _, _)) in enumerate(VARIANTS.items()):
+        for index, (name, (text, _)) in enumerate(VARIANTS.items()):
             theirs = sum(seconds[name])
             per_round = [p / b for p, b in zip(seconds["plane"], seconds[name], strict=True)]
             section.add(

@@ -78,13 +78,13 @@ async def open_test_plane(
         overrides["registry_url"] = request.getfixturevalue("postgres_url")
     settings = settings_for(tmp_path, **overrides)
     if kind == "memory":
-        lineage = MemoryLineageStore()
+        lineage, decisions = MemoryLineageStore(), MemoryDecisionLog()
         plane = ArtifactPlane(
-            registry=MemoryRegistry(lineage=lineage),
+            registry=MemoryRegistry(lineage=lineage, decisions=decisions),
             payloads=MemoryPayloadStore(),
             lineage=lineage,
             policy=MemoryPolicyEngine(roles_rule),
-            decisions=MemoryDecisionLog(),
+            decisions=decisions,
             settings=settings,
         )
     else:

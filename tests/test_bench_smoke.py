@@ -37,7 +37,7 @@ def test_quick_bench_completes_and_node_sets_match(tmp_path: Path) -> None:
         figures = ingest["data"][mode]
         assert figures["artifacts"] > 0
         assert sum(figures["plane_s"]) > 0
-        assert sum(figures["rows_files_audit_s"]) > 0
+        assert sum(figures["rows_files_s"]) > 0
     lineage = next(s for title, s in sections.items() if title.startswith("Lineage"))
     for depth in (3, 10):
         walked = lineage["data"][f"depth_{depth}"]
@@ -75,6 +75,7 @@ def test_quick_postgres_bench_prints_its_section_and_node_sets_match(tmp_path: P
         assert figures["artifacts"] > 0
         assert sum(figures["plane_s"]) > 0
         assert sum(figures["raw_s"]) > 0
+        assert sum(figures["raw_files_s"]) > 0
     for depth in (3, 10):
         walked = section["data"][f"depth_{depth}"]
         assert walked["walks"] > 0

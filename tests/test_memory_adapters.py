@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 import pytest
 
 from artifact_plane.adapters.memory import MemoryDecisionLog, MemoryLineageStore, MemoryRegistry
+from artifact_plane.errors import InvalidInputError
+from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.lineage import Direction, LineageStore
 from artifact_plane.ports.registry import Registry
-from tests.contracts.builders import make_record, produced, ts
+from tests.contracts.builders import make_decision, make_record, produced, ts
 from tests.contracts.decisions_contract import DecisionLogContract
 from tests.contracts.lineage_contract import LineageContract
 from tests.contracts.registry_contract import RegistryContract
@@ -18,7 +20,7 @@ from tests.contracts.registry_contract import RegistryContract
 class TestMemoryRegistry(RegistryContract):
     @pytest.fixture
     async def registry(self) -> AsyncIterator[MemoryRegistry]:
-        registry = MemoryRegistry()
+        registry = MemoryRegistry(decisions=MemoryDecisionLog())
         await registry.initialize()
         yield registry
         await registry.close()
@@ -26,6 +28,17 @@ class TestMemoryRegistry(RegistryContract):
     def lineage_of(self, registry: Registry) -> LineageStore | None:
         assert isinstance(registry, MemoryRegistry)
         return registry.lineage
+
+    def decision_log_of(self, registry: Registry) -> DecisionLog | None:
+        assert isinstance(registry, MemoryRegistry)
+        return registry.decisions
+
+    async def test_without_a_log_it_refuses_decisions_and_writes_nothing(self) -> None:
+        registry = MemoryRegistry()
+        with pytest.raises(InvalidInputError) as err:
+            await registry.insert_artifact(make_record(artifact_id="a1"), decisions=[make_decision()])
+        assert err.value.field == "decisions"
+        assert await registry.get_many("t1", ["a1"]) == {}
 
     def batch_insert_is_atomic(self) -> bool:
         return True

@@ -110,6 +110,8 @@ class TestLocalPayloadStore(PayloadStoreContract):
         started = asyncio.Event()
 
         async def stalled() -> AsyncIterator[bytes]:
+            # Two full batches: the store writes the first once it knows it is not the last.
+            yield blob(CHUNK_SIZE + 1)
             yield blob(CHUNK_SIZE + 1)
             yield b"more"
             started.set()

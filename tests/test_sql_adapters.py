@@ -66,6 +66,10 @@ class TestSqlRegistry(RegistryContract):
         assert isinstance(registry, SqlRegistry)
         return SqlLineageStore(registry.database)
 
+    def decision_log_of(self, registry: Registry) -> DecisionLog | None:
+        assert isinstance(registry, SqlRegistry)
+        return SqlDecisionLog(registry.database)
+
     async def unreachable_registry(self) -> Registry | None:
         return SqlRegistry(SqlDatabase(UNREACHABLE_URL))
 

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from artifact_plane.errors import PolicyDeniedError
 from artifact_plane.models import DecisionRecord, PolicyDecision, PolicyInput, Subject, utcnow
 from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.policy import PolicyEngine
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Grant:
+    """Allow decisions not logged yet: the write they allowed commits them (:meth:`Authorizer.granted`)."""
+
+    decisions: Sequence[DecisionRecord]
+    committed: bool = False
 
 
 def resource_ref(resource: Mapping[str, Any]) -> str:
@@ -47,8 +60,20 @@ class Authorizer:
         resources: Sequence[Mapping[str, Any]],
         context: Mapping[str, Any] | None,
     ) -> list[tuple[PolicyDecision, str]]:
+        decisions, records = await self._evaluate(subject, action, resources, context)
+        # No audit, no action: an append failure propagates (BackendUnavailableError).
+        await self.log.append(records)
+        return [(d, r.decision_id) for d, r in zip(decisions, records, strict=True)]
+
+    async def _evaluate(
+        self,
+        subject: Subject,
+        action: str,
+        resources: Sequence[Mapping[str, Any]],
+        context: Mapping[str, Any] | None,
+    ) -> tuple[list[PolicyDecision], list[DecisionRecord]]:
         if not resources:
-            return []
+            return [], []
         requests = [
             PolicyInput(subject=subject, action=action, resource=dict(r), context=dict(context or {}))
             for r in resources
@@ -76,9 +101,7 @@ class Authorizer:
             )
             for request, decision in zip(requests, decisions, strict=True)
         ]
-        # No audit, no action: an append failure propagates (BackendUnavailableError).
-        await self.log.append(records)
-        return [(d, r.decision_id) for d, r in zip(decisions, records, strict=True)]
+        return decisions, records
 
     async def require(
         self,
@@ -91,3 +114,48 @@ class Authorizer:
         for decision, decision_id in await self._decide(subject, action, resources, context):
             if not decision.allow:
                 raise PolicyDeniedError(action, decision.reasons, decision_id)
+
+    @asynccontextmanager
+    async def granted(
+        self,
+        subject: Subject,
+        action: str,
+        resources: Sequence[Mapping[str, Any]],
+        context: Mapping[str, Any] | None = None,
+        *,
+        defer: bool,
+    ) -> AsyncIterator[Grant]:
+        """:meth:`require`, with the allow decisions logged by the write they allowed.
+
+        With ``defer`` the block gets the decisions in :attr:`Grant.decisions`
+        to commit in its own transaction (a registry that holds the decision
+        log) and sets :attr:`Grant.committed` once it has; otherwise — or when
+        the block ends without committing them (a conflict settled another
+        way) — they are appended here, and an append failure fails the block.
+        If the block fails, they are appended on a best-effort basis. Denials
+        are always logged before PolicyDeniedError is raised.
+        """
+        decisions, records = await self._evaluate(subject, action, resources, context)
+        denied = [(d, r) for d, r in zip(decisions, records, strict=True) if not d.allow]
+        if denied or not defer:
+            await self.log.append(records)
+        if denied:
+            decision, record = denied[0]
+            raise PolicyDeniedError(action, decision.reasons, record.decision_id)
+        grant = Grant(records if defer else ())
+        try:
+            yield grant
+        except BaseException:
+            if not grant.committed and grant.decisions:
+                await self._append_quietly(grant.decisions)
+            raise
+        if not grant.committed and grant.decisions:
+            await self.log.append(grant.decisions)
+
+    async def _append_quietly(self, records: Sequence[DecisionRecord]) -> None:
+        # The write failed and its error is what the caller must see; a log that
+        # is down too loses only allows of writes that did not happen.
+        try:
+            await self.log.append(records)
+        except Exception:
+            logger.warning("could not log %d decisions of a failed write", len(records), exc_info=True)

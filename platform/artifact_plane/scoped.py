@@ -51,7 +51,9 @@ from artifact_plane.records import build_record, check_fields, check_tags, parse
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
+    from contextlib import AbstractAsyncContextManager
 
+    from artifact_plane.authz import Grant
     from artifact_plane.plane import ArtifactPlane
 
 WRITE_MODES = {"upsert", "failIfExists"}
@@ -151,21 +153,21 @@ class ScopedPlane(LineageOps):
             "size_bytes": prepared.size,
             "tenant_id": self.tenant,
         }
-        await self._plane.authz.require(self.subject, "create", [resource])
-        stored = await self._plane.payloads.put_stream(
-            self.tenant, prepared.chunks, max_size=self._plane.settings.max_payload_bytes
-        )
-        record = build_record(
-            self.subject,
-            self._plane.clock(),
-            fields,
-            stored,
-            artifact_id or compute_artifact_id(digest=stored.sha256),
-            prepared.content_type,
-            prepared.encoding,
-        )
-        edges = self._edges(record.artifact_id, execution_id, input_ids, record.created_at)
-        return await self._insert(record, edges)
+        async with self._grant([resource]) as grant:
+            stored = await self._plane.payloads.put_stream(
+                self.tenant, prepared.chunks, max_size=self._plane.settings.max_payload_bytes
+            )
+            record = build_record(
+                self.subject,
+                self._plane.clock(),
+                fields,
+                stored,
+                artifact_id or compute_artifact_id(digest=stored.sha256),
+                prepared.content_type,
+                prepared.encoding,
+            )
+            edges = self._edges(record.artifact_id, execution_id, input_ids, record.created_at)
+            return await self._insert(record, edges, grant)
 
     async def create_many(self, items: Sequence[Mapping[str, Any]]) -> list[str]:
         """Create many artifacts at once; return their IDs in order.
@@ -209,7 +211,14 @@ class ScopedPlane(LineageOps):
             }
             for fields, explicit, _, prepared in specs
         ]
-        await self._plane.authz.require(self.subject, "create", resources)
+        async with self._grant(resources) as grant:
+            return await self._create_granted(specs, grant)
+
+    async def _create_granted(
+        self,
+        specs: Sequence[tuple[dict[str, Any], str | None, Sequence[str], PreparedPayload]],
+        grant: Grant,
+    ) -> list[str]:
         stored_all = await self._store_all([prepared for _, _, _, prepared in specs])
         rows: dict[str, tuple[ArtifactRecord, list[LineageEdge]]] = {}
         ids: list[str] = []
@@ -233,7 +242,9 @@ class ScopedPlane(LineageOps):
         existing = await self._plane.registry.get_many(self.tenant, list(rows))
         fresh = [(r, e) for art_id, (r, e) in rows.items() if art_id not in existing]
         try:
-            await self._plane.registry.insert_artifacts(fresh)
+            if fresh:
+                await self._plane.registry.insert_artifacts(fresh, decisions=grant.decisions)
+                grant.committed = True
         except ConflictError:
             # Raced with another writer: settle each one by the single-item rules.
             for record, edges in fresh:
@@ -570,15 +581,27 @@ class ScopedPlane(LineageOps):
 
     # ---------------------------------------------------------------- helpers
 
-    async def _insert(self, record: ArtifactRecord, edges: Sequence[LineageEdge]) -> str:
+    def _grant(self, resources: Sequence[Mapping[str, Any]]) -> AbstractAsyncContextManager[Grant]:
+        """Policy for a create; its allow decisions commit with the record when the registry can."""
+        defer = self._plane.decisions_commit_with_records
+        return self._plane.authz.granted(self.subject, "create", resources, defer=defer)
+
+    async def _insert(
+        self, record: ArtifactRecord, edges: Sequence[LineageEdge], grant: Grant | None = None
+    ) -> str:
         """Insert, or settle a conflict: the same artifact again is an idempotent success.
 
         "The same" means same ID, content, type and realm — what a retried
         create (or a content-addressed re-create) produces; it records any new
-        lineage edges. Anything else is a conflict.
+        lineage edges. Anything else is a conflict. ``grant``'s decisions commit
+        with the record (when the insert conflicts, the grant logs them itself).
         """
         try:
-            await self._plane.registry.insert_artifact(record, edges)
+            if grant is None or grant.committed:
+                await self._plane.registry.insert_artifact(record, edges)
+            else:
+                await self._plane.registry.insert_artifact(record, edges, decisions=grant.decisions)
+                grant.committed = True
             return record.artifact_id
         except ConflictError as conflict:
             try:

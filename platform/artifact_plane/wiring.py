@@ -43,8 +43,8 @@ def _registry_side(settings: Settings) -> tuple[Registry, LineageStore, Decision
 
         if lineage_url not in {"sql", "memory"}:
             raise ConfigurationError("AP_LINEAGE_URL", f"{lineage_url!r} {NOT_YET}")
-        memory_lineage = MemoryLineageStore()
-        return MemoryRegistry(lineage=memory_lineage), memory_lineage, MemoryDecisionLog()
+        memory_lineage, memory_log = MemoryLineageStore(), MemoryDecisionLog()
+        return MemoryRegistry(lineage=memory_lineage, decisions=memory_log), memory_lineage, memory_log
     if url.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:", "postgres:")):
         from artifact_plane.adapters.sql import SqlDatabase, SqlDecisionLog, SqlLineageStore, SqlRegistry
 

@@ -8,10 +8,25 @@ from typing import Any
 import pytest
 
 from artifact_plane.errors import BackendUnavailableError, ConflictError, InvalidInputError, NotFoundError
-from artifact_plane.models import ArtifactFilter, ArtifactRecord, ArtifactStatus, ExecutionStatus
+from artifact_plane.models import (
+    ArtifactFilter,
+    ArtifactRecord,
+    ArtifactStatus,
+    DecisionFilter,
+    ExecutionStatus,
+)
+from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.lineage import Direction, LineageStore
 from artifact_plane.ports.registry import Registry
-from tests.contracts.builders import consumed, make_execution, make_full_record, make_record, produced, ts
+from tests.contracts.builders import (
+    consumed,
+    make_decision,
+    make_execution,
+    make_full_record,
+    make_record,
+    produced,
+    ts,
+)
 
 READY, PENDING = ArtifactStatus.READY, ArtifactStatus.PENDING
 FAILED, EXPIRED = ArtifactStatus.FAILED, ArtifactStatus.EXPIRED
@@ -85,6 +100,7 @@ class RegistryContract:
     Override the ``registry`` fixture (an initialized, empty registry).
     Capability hooks skip what a backend cannot do, with a reason:
     :meth:`lineage_of` (the lineage store that receives this registry's edges),
+    :meth:`decision_log_of` (the decision log this registry commits decisions into),
     :meth:`unreachable_registry` (one whose backend does not answer) and
     :meth:`batch_insert_is_atomic` (``insert_artifacts`` writes all or none).
     """
@@ -95,6 +111,10 @@ class RegistryContract:
 
     def lineage_of(self, registry: Registry) -> LineageStore | None:
         """The lineage store that receives ``registry``'s edges, or None."""
+        return None
+
+    def decision_log_of(self, registry: Registry) -> DecisionLog | None:
+        """The decision log ``registry`` commits decisions into with its records, or None."""
         return None
 
     async def unreachable_registry(self) -> Registry | None:
@@ -300,6 +320,49 @@ class RegistryContract:
             assert await registry.get_many("t1", ["fresh", "clash", "other"]) == {}
         assert [r.version for r in await registry.list_versions("t1", Q3)] == ["1.0.0"]
         assert await self._edges(registry, "t1", "exec-b", Direction.DOWNSTREAM) == []
+
+    def _decision_log(self, registry: Registry) -> DecisionLog:
+        log = self.decision_log_of(registry)
+        if log is None:
+            pytest.skip("this backend holds no decision log (decision_log_of hook)")
+        assert registry.holds_decisions_of(log)
+        return log
+
+    async def test_decisions_commit_with_the_record(self, registry: Registry) -> None:
+        log = self._decision_log(registry)
+        allowed = [make_decision(action="create"), make_decision(action="read")]
+        await registry.insert_artifact(make_record(artifact_id="a1"), decisions=allowed)
+        batch = [make_decision(action="create")]
+        await registry.insert_artifacts(
+            [(make_record(artifact_id="b1"), ()), (make_record(), ())], decisions=batch
+        )
+        logged = await log.query("t1", DecisionFilter(), limit=10)
+        assert {d.decision_id for d in logged} == {d.decision_id for d in allowed + batch}
+        assert set(await registry.get_many("t1", ["a1", "b1"])) == {"a1", "b1"}
+
+    async def test_a_conflicting_insert_writes_no_decision(self, registry: Registry) -> None:
+        log = self._decision_log(registry)
+        await registry.insert_artifact(make_record(artifact_id="a1"))
+        with pytest.raises(ConflictError):
+            await registry.insert_artifact(make_record(artifact_id="a1"), decisions=[make_decision()])
+        if self.batch_insert_is_atomic():
+            pair = [(make_record(artifact_id="fresh"), ()), (make_record(artifact_id="a1"), ())]
+            with pytest.raises(ConflictError):
+                await registry.insert_artifacts(pair, decisions=[make_decision()])
+        assert await log.query("t1", DecisionFilter(), limit=10) == []
+
+    async def test_decisions_of_another_tenant_are_refused(self, registry: Registry) -> None:
+        log = self._decision_log(registry)
+        with pytest.raises(InvalidInputError) as err:
+            await registry.insert_artifact(make_record(artifact_id="a1"), decisions=[make_decision("t2")])
+        assert err.value.field == "decisions"
+        assert await registry.get_many("t1", ["a1"]) == {}
+        assert await log.query("t2", DecisionFilter(), limit=10) == []
+
+    async def test_a_registry_refuses_decisions_for_a_log_it_does_not_hold(self, registry: Registry) -> None:
+        from artifact_plane.adapters.memory import MemoryDecisionLog
+
+        assert not registry.holds_decisions_of(MemoryDecisionLog())
 
     async def test_get_many_returns_existing_and_skips_missing(self, registry: Registry) -> None:
         a, b = make_record(artifact_id="a"), make_record(artifact_id="b")

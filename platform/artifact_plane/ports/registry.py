@@ -6,13 +6,16 @@ import abc
 from collections.abc import Sequence
 from datetime import datetime
 
+from artifact_plane.errors import InvalidInputError, NotFoundError
 from artifact_plane.models import (
     ArtifactFilter,
     ArtifactRecord,
     ArtifactStatus,
+    DecisionRecord,
     Execution,
     LineageEdge,
 )
+from artifact_plane.ports.decisions import DecisionLog
 
 
 class Registry(abc.ABC):
@@ -44,30 +47,53 @@ class Registry(abc.ABC):
         """
 
     @abc.abstractmethod
-    async def insert_artifact(self, record: ArtifactRecord, edges: Sequence[LineageEdge] = ()) -> None:
+    async def insert_artifact(
+        self,
+        record: ArtifactRecord,
+        edges: Sequence[LineageEdge] = (),
+        *,
+        decisions: Sequence[DecisionRecord] = (),
+    ) -> None:
         """Insert a record and its lineage edges in one transaction.
 
         The edges go to the registry's own edge table (or, when lineage lives
         in another database, its outbox) in the same transaction, so a record
         never exists without its edges. Edges already present are skipped.
+        ``decisions`` (the decisions that allowed this write) are appended to
+        the decision log this registry holds in that same transaction — only
+        when :meth:`holds_decisions_of` says it holds that log — so an
+        acknowledged write always has its audit entries, at one commit.
 
         Raises:
             ConflictError: ``(tenant, artifact_id)`` or ``(tenant, uri, version)``
                 exists already (versions compare by semver precedence, so build
-                metadata does not tell two versions apart). Nothing is written.
-            InvalidInputError: an edge belongs to another tenant than the record.
+                metadata does not tell two versions apart). Nothing is written,
+                not even the decisions.
+            InvalidInputError: an edge or decision belongs to another tenant than
+                the record, or decisions are given to a registry that holds no log.
             BackendUnavailableError: the database cannot be reached.
         """
 
-    async def insert_artifacts(self, items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]]) -> None:
+    async def insert_artifacts(
+        self,
+        items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]],
+        *,
+        decisions: Sequence[DecisionRecord] = (),
+    ) -> None:
         """Insert many records with their edges; adapters make this one transaction.
 
         Raises:
             ConflictError: one of them exists already (the default inserts one by
                 one, so earlier ones stay; transactional adapters write none).
         """
+        if decisions:
+            raise InvalidInputError("decisions", f"{type(self).__name__} cannot commit decisions in a batch")
         for record, edges in items:
             await self.insert_artifact(record, edges)
+
+    def holds_decisions_of(self, log: DecisionLog) -> bool:
+        """True when ``decisions`` given to the inserts land in ``log``, in the record's transaction."""
+        return False
 
     @abc.abstractmethod
     async def claim_name(self, tenant: str, uri: str, *, exclusive: bool) -> bool:
@@ -177,8 +203,6 @@ class Registry(abc.ABC):
 
     async def get_executions(self, tenant: str, execution_ids: Sequence[str]) -> dict[str, Execution]:
         """The executions that exist among ``execution_ids`` (adapters may batch this)."""
-        from artifact_plane.errors import NotFoundError
-
         found: dict[str, Execution] = {}
         for execution_id in execution_ids:
             try:

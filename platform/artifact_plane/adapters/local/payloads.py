@@ -87,22 +87,31 @@ class LocalPayloadStore(PayloadStore):
         validate_id(tenant, "tenant")
         check_put_args(chunks, max_size, expected_sha256)
         temp = _TempFile(self._tmp / f"{uuid.uuid4().hex}{TEMP_SUFFIX}")
+
+        def write(batch: list[bytes], last: bool) -> os.stat_result | None:
+            # One worker-thread hop per batch, and the first and last batches
+            # carry the create and the commit: a payload that fits in one batch
+            # (most of them) is stored in a single hop.
+            if not temp.created:
+                self._create_temp(temp)
+            temp.write(batch)
+            return self._finish(tenant, temp, expected_sha256) if last else None
+
+        info: os.stat_result | None = None
         try:
-            await self._io("write", functools.partial(self._create_temp, temp))
-            async with contextlib.aclosing(_batches(chunks, self._chunk_size, max_size)) as batches:
-                async for batch in batches:
-                    await self._io("write", functools.partial(temp.write, batch))
-            digest = temp.hexdigest()
-            if expected_sha256 is not None and digest != expected_sha256:
-                raise InvalidInputError("payload", f"sha256 is {digest}, expected {expected_sha256}")
-            final = self._root / payload_key(tenant, digest)
-            info = await self._io("write", lambda: self._commit(temp, final))
+            source = _batches(chunks, self._chunk_size, max_size)
+            async with contextlib.aclosing(_with_last(source)) as batches:
+                async for batch, last in batches:
+                    info = await self._io("write", functools.partial(write, batch, last))
+            if info is None:  # an empty stream
+                info = await self._io("write", functools.partial(write, [], True))
+            assert info is not None  # the last write commits
         except BaseException:
             # Shielded: a cancelled writer must still remove its temp file.
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(temp.discard)
             raise
-        return _stored(tenant, digest, info)
+        return _stored(tenant, temp.hexdigest(), info)
 
     def open(
         self, tenant: str, sha256: str, *, offset: int = 0, length: int | None = None
@@ -234,6 +243,13 @@ class LocalPayloadStore(PayloadStore):
         self._ensure_tmp()
         temp.create()
 
+    def _finish(self, tenant: str, temp: _TempFile, expected_sha256: str | None) -> os.stat_result:
+        """Check the digest of a complete temp file and commit it under its key."""
+        digest = temp.hexdigest()
+        if expected_sha256 is not None and digest != expected_sha256:
+            raise InvalidInputError("payload", f"sha256 is {digest}, expected {expected_sha256}")
+        return self._commit(temp, self._root / payload_key(tenant, digest))
+
     def _commit(self, temp: _TempFile, final: Path) -> os.stat_result:
         """Move a complete temp file into place, durably; keep an existing copy."""
         existing = _stat_or_none(final)
@@ -272,12 +288,14 @@ class _TempFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.size = 0
+        self.created = False
         self._hash = hashlib.sha256()
         self._file: BinaryIO | None = None
 
     def create(self) -> None:
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         self._file = os.fdopen(fd, "wb")
+        self.created = True
 
     def write(self, batch: list[bytes]) -> None:
         assert self._file is not None
@@ -344,6 +362,22 @@ async def _batches(
             yield batch
         if done:
             return
+
+
+async def _with_last(
+    batches: AsyncGenerator[list[bytes], None],
+) -> AsyncGenerator[tuple[list[bytes], bool], None]:
+    """Each batch with whether it is the last one (one batch of lookahead)."""
+    try:
+        previous: list[bytes] | None = None
+        async for batch in batches:
+            if previous is not None:
+                yield previous, False
+            previous = batch
+        if previous is not None:
+            yield previous, True
+    finally:
+        await batches.aclose()
 
 
 def _pull(iterator: Iterator[bytes], target: int, limit: int | None) -> tuple[list[bytes], bool]:

@@ -33,8 +33,12 @@ class MemoryDecisionLog(DecisionLog):
     async def append(self, records: Sequence[DecisionRecord]) -> None:
         """Append decisions; re-appending a decision ID keeps the first (a retried write)."""
         async with self._lock:
-            for record in records:
-                self._records.setdefault(record.tenant_id, {}).setdefault(record.decision_id, record)
+            self.append_now(records)
+
+    def append_now(self, records: Sequence[DecisionRecord]) -> None:
+        """:meth:`append` without awaiting (for the memory registry, inside its own atomic insert)."""
+        for record in records:
+            self._records.setdefault(record.tenant_id, {}).setdefault(record.decision_id, record)
 
     async def query(
         self,

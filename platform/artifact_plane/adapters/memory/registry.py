@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from artifact_plane.adapters.memory.decisions import MemoryDecisionLog
 from artifact_plane.adapters.memory.lineage import MemoryLineageStore
 from artifact_plane.errors import ConflictError, InvalidInputError, NotFoundError
 from artifact_plane.ids import SemVer, uri_glob_regex
@@ -13,9 +14,11 @@ from artifact_plane.models import (
     ArtifactFilter,
     ArtifactRecord,
     ArtifactStatus,
+    DecisionRecord,
     Execution,
     LineageEdge,
 )
+from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.registry import Registry
 
 __all__ = ["MemoryRegistry"]
@@ -76,10 +79,15 @@ class MemoryRegistry(Registry):
             one, edges go to a private :class:`MemoryLineageStore`, available as
             :attr:`lineage`. Writes hold that store's lock, so a record and its
             edges land together.
+        decisions: the decision log that receives the decisions given with
+            inserts (see :meth:`holds_decisions_of`); none when omitted.
     """
 
-    def __init__(self, lineage: MemoryLineageStore | None = None) -> None:
+    def __init__(
+        self, lineage: MemoryLineageStore | None = None, decisions: MemoryDecisionLog | None = None
+    ) -> None:
         self.lineage = lineage if lineage is not None else MemoryLineageStore()
+        self.decisions = decisions
         self._records: dict[str, dict[str, ArtifactRecord]] = {}
         self._versions: dict[tuple[str, str, str], str] = {}  # (tenant, uri, version_key) -> id
         self._names: set[tuple[str, str]] = set()
@@ -103,16 +111,31 @@ class MemoryRegistry(Registry):
             return None
         return (record.tenant_id, record.uri, record.version_key)
 
-    async def insert_artifact(self, record: ArtifactRecord, edges: Sequence[LineageEdge] = ()) -> None:
-        """Insert a record and hand its edges to :attr:`lineage`, atomically.
+    async def insert_artifact(
+        self,
+        record: ArtifactRecord,
+        edges: Sequence[LineageEdge] = (),
+        *,
+        decisions: Sequence[DecisionRecord] = (),
+    ) -> None:
+        """Insert a record and hand its edges to :attr:`lineage` (decisions to the log), atomically.
 
         Raises:
             ConflictError: the ID, or the URI and version, exist already; nothing is written.
             InvalidInputError: an edge belongs to another tenant than the record.
         """
-        await self.insert_artifacts([(record, edges)])
+        await self.insert_artifacts([(record, edges)], decisions=decisions)
 
-    async def insert_artifacts(self, items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]]) -> None:
+    def holds_decisions_of(self, log: DecisionLog) -> bool:
+        """True for the decision log given at construction."""
+        return self.decisions is not None and log is self.decisions
+
+    async def insert_artifacts(
+        self,
+        items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]],
+        *,
+        decisions: Sequence[DecisionRecord] = (),
+    ) -> None:
         """Insert many records with their edges, all or none.
 
         Raises:
@@ -120,6 +143,12 @@ class MemoryRegistry(Registry):
                 ID or a URI and version; nothing is written.
             InvalidInputError: an edge belongs to another tenant than its record.
         """
+        if decisions and self.decisions is None:
+            raise InvalidInputError("decisions", "this registry holds no decision log")
+        tenants = {record.tenant_id for record, _ in items}
+        strangers = [d.decision_id for d in decisions if d.tenant_id not in tenants]
+        if strangers:
+            raise InvalidInputError("decisions", f"decisions of another tenant than the records: {strangers}")
         async with self.lineage.lock:
             ids: set[tuple[str, str]] = set()
             slots: set[tuple[str, str, str]] = set()
@@ -145,6 +174,8 @@ class MemoryRegistry(Registry):
                     self._versions[slot] = record.artifact_id
                 if record.uri is not None:
                     self._names.add((record.tenant_id, record.uri))
+            if self.decisions is not None:
+                self.decisions.append_now(decisions)
 
     async def claim_name(self, tenant: str, uri: str, *, exclusive: bool) -> bool:
         """Register ``uri``; a name that has versions exists even if never claimed."""

@@ -6,31 +6,38 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, exists, select, tuple_, update
+from sqlalchemy import Connection, delete, exists, insert, select, tuple_, update
 
+from artifact_plane.adapters.sql.decisions import SqlDecisionLog
 from artifact_plane.adapters.sql.engine import SqlDatabase
 from artifact_plane.adapters.sql.filters import filtered_artifacts
 from artifact_plane.adapters.sql.outbox import enqueue_adds, enqueue_close
 from artifact_plane.adapters.sql.rows import (
     CHUNK,
+    RecordTakenError,
     chunked,
     close_edges_touching,
+    decision_row,
     dialect_insert,
     execution_row,
     insert_ignoring,
     insert_records,
     record_from_row,
     to_execution,
+    which_conflict,
 )
 from artifact_plane.adapters.sql.tables import artifact_names, artifact_tags, artifacts, executions
+from artifact_plane.adapters.sql.tables import decisions as decisions_table
 from artifact_plane.errors import ConflictError, InvalidInputError, NotFoundError
 from artifact_plane.models import (
     ArtifactFilter,
     ArtifactRecord,
     ArtifactStatus,
+    DecisionRecord,
     Execution,
     LineageEdge,
 )
+from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.registry import Registry
 
 __all__ = ["SqlRegistry"]
@@ -64,11 +71,22 @@ class SqlRegistry(Registry):
     async def ping(self) -> None:
         await self.database.ping()
 
-    async def insert_artifact(self, record: ArtifactRecord, edges: Sequence[LineageEdge] = ()) -> None:
-        await self.insert_artifacts([(record, edges)])
+    async def insert_artifact(
+        self,
+        record: ArtifactRecord,
+        edges: Sequence[LineageEdge] = (),
+        *,
+        decisions: Sequence[DecisionRecord] = (),
+    ) -> None:
+        await self.insert_artifacts([(record, edges)], decisions=decisions)
 
-    async def insert_artifacts(self, items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]]) -> None:
-        """Insert records with their edges in one transaction: all of them, or none."""
+    async def insert_artifacts(
+        self,
+        items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]],
+        *,
+        decisions: Sequence[DecisionRecord] = (),
+    ) -> None:
+        """Insert records with their edges and decisions in one transaction: all of them, or none."""
         if not items:
             return
         for record, edges in items:
@@ -77,6 +95,11 @@ class SqlRegistry(Registry):
                 raise InvalidInputError(
                     "edges", f"edges of a tenant other than {record.tenant_id!r}: {foreign}"
                 )
+        tenants = {record.tenant_id for record, _ in items}
+        strangers = [d.decision_id for d in decisions if d.tenant_id not in tenants]
+        if strangers:
+            raise InvalidInputError("decisions", f"decisions of another tenant than the records: {strangers}")
+        decision_rows = [decision_row(d) for d in decisions]
 
         def work(conn: Connection) -> None:
             if self.outbox:
@@ -84,9 +107,22 @@ class SqlRegistry(Registry):
                 enqueue_adds(conn, [edge for _, edges in items for edge in edges])
             else:
                 insert_records(conn, items)
+            if decision_rows:
+                # This write's fresh decisions: a plain INSERT (a duplicate ID would be a bug).
+                conn.execute(
+                    insert(decisions_table), decision_rows[0] if len(decision_rows) == 1 else decision_rows
+                )
 
         ref = items[0][0].artifact_id if len(items) == 1 else "artifact batch"
-        await self.database.run(work, write=True, conflict_ref=ref)
+        try:
+            await self.database.run(work, write=True, conflict_ref=ref)
+        except RecordTakenError as taken:
+            record = taken.record
+            raise await self.database.run(lambda conn: which_conflict(conn, record), write=False) from None
+
+    def holds_decisions_of(self, log: DecisionLog) -> bool:
+        """True for a :class:`SqlDecisionLog` on this registry's database."""
+        return isinstance(log, SqlDecisionLog) and log.database is self.database
 
     async def claim_name(self, tenant: str, uri: str, *, exclusive: bool) -> bool:
         def work(conn: Connection) -> bool:

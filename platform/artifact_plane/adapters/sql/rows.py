@@ -8,7 +8,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Connection, RowMapping, Table, and_, exists, insert, or_, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
+from artifact_plane.adapters.sql.errors import is_unique_violation
 from artifact_plane.adapters.sql.tables import (
     artifact_names,
     artifact_tags,
@@ -236,16 +238,15 @@ def insert_record(conn: Connection, record: ArtifactRecord, edges: Sequence[Line
     Raises:
         ConflictError: the ID, or the URI and version, is taken in the tenant.
     """
-    a = artifacts.c
-    # Checked first for a precise message; the unique indexes still decide races.
-    key = (a.tenant_id == record.tenant_id, a.artifact_id == record.artifact_id)
-    if conn.execute(select(exists().where(*key))).scalar_one():
-        raise ConflictError(record.artifact_id, "an artifact with this ID exists already")
-    if record.uri is not None and record.version_key is not None:
-        same = (a.tenant_id == record.tenant_id, a.uri == record.uri, a.version_key == record.version_key)
-        if conn.execute(select(exists().where(*same))).scalar_one():
-            raise ConflictError(f"{record.uri}@{record.version}", "this version exists already")
-    conn.execute(insert(artifacts), artifact_row(record))
+    # The unique indexes decide, in the insert's one round trip: no query first.
+    # A plain INSERT is also the cheapest statement for SQLAlchemy to run (no
+    # ON CONFLICT, no RETURNING): this is the hot path of every create.
+    try:
+        conn.execute(insert(artifacts), artifact_row(record))
+    except IntegrityError as exc:
+        if is_unique_violation(exc.orig):
+            raise RecordTakenError(record) from exc
+        raise
     tags = [
         {"tenant_id": record.tenant_id, "artifact_id": record.artifact_id, "tag": tag}
         for tag in dict.fromkeys(record.tags)
@@ -257,6 +258,29 @@ def insert_record(conn: Connection, record: ArtifactRecord, edges: Sequence[Line
         name = {"tenant_id": record.tenant_id, "uri": record.uri}
         insert_ignoring(conn, artifact_names, [name], index_elements=["tenant_id", "uri"])
     insert_open_edges(conn, edges)
+
+
+class RecordTakenError(ConflictError):
+    """A record's ID, or URI and version, is taken; :func:`which_conflict` says which.
+
+    On PostgreSQL the failed insert aborts its transaction, so the registry
+    asks in a new one.
+    """
+
+    def __init__(self, record: ArtifactRecord) -> None:
+        super().__init__(record.artifact_id, "an artifact with this ID or version exists already")
+        self.record = record
+
+
+def which_conflict(conn: Connection, record: ArtifactRecord) -> ConflictError:
+    """The conflict that kept ``record`` out, told apart for a precise message."""
+    a = artifacts.c
+    key = (a.tenant_id == record.tenant_id, a.artifact_id == record.artifact_id)
+    if conn.execute(select(exists().where(*key))).scalar_one():
+        return ConflictError(record.artifact_id, "an artifact with this ID exists already")
+    if record.uri is not None and record.version_key is not None:
+        return ConflictError(f"{record.uri}@{record.version}", "this version exists already")
+    return ConflictError(record.artifact_id, "was taken by a concurrent writer; retry")
 
 
 def insert_records(conn: Connection, items: Sequence[tuple[ArtifactRecord, Sequence[LineageEdge]]]) -> None:
