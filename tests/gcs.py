@@ -8,7 +8,8 @@ rewrite, patch and delete, but it ignores every request precondition
 and deletes the store relies on would succeed unconditionally. So the child
 process wraps the emulator's object handlers with :func:`_enforce_preconditions`,
 which answers 412 the way GCS does for the preconditions the store sends
-(object inserts, rewrite/copy destinations, patch, delete). The emulator's
+(object inserts, rewrite/copy destinations, patch, delete, and reads pinned
+to a generation). The emulator's
 server is single-threaded, so a check and the handler it guards run as one
 step, as they do in GCS. Resumable-upload sessions are not covered (the store
 sends no precondition on them). ``test_gcs_emulator.py`` checks the wrapper
@@ -110,7 +111,15 @@ def _enforce_preconditions() -> None:
 
     wrapped = {
         handler: guarded(handler)
-        for handler in (objects.insert, objects.delete, objects.patch, objects.copy, objects.rewrite)
+        for handler in (
+            objects.insert,
+            objects.delete,
+            objects.patch,
+            objects.copy,
+            objects.rewrite,
+            objects.get,  # metadata, and media with alt=media
+            objects.download,
+        )
     }
     for _, methods in server.HANDLERS:
         for method, handler in list(methods.items()):

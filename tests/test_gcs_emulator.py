@@ -59,3 +59,15 @@ def test_a_patch_bumps_the_metageneration_and_fails_a_delete_on_the_old_one(buck
 def test_a_condition_on_a_missing_object_is_not_found(bucket: Any) -> None:
     with pytest.raises(api.NotFound):
         bucket.blob("gone").delete(if_generation_match=1, if_metageneration_match=1)
+
+
+def test_a_read_pinned_to_a_replaced_generation_is_refused(bucket: Any) -> None:
+    blob = bucket.blob("k")
+    blob.upload_from_string(b"first")
+    read = bucket.get_blob("k")
+    bucket.blob("k").upload_from_string(b"second")
+    with pytest.raises(api.PreconditionFailed):
+        read.download_as_bytes(if_generation_match=read.generation)
+    with pytest.raises(api.PreconditionFailed):
+        bucket.get_blob("k", if_generation_match=read.generation)
+    assert bucket.blob("k").download_as_bytes() == b"second"

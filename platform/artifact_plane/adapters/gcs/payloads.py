@@ -29,7 +29,12 @@ import anyio.to_thread
 from artifact_plane.adapters.gcs.errors import translated
 from artifact_plane.adapters.gcs.objects import Blob, Objects, Upload, modified_at
 from artifact_plane.adapters.gcs.source import batches, close_source
-from artifact_plane.errors import ConfigurationError, InvalidInputError, NotFoundError
+from artifact_plane.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    InvalidInputError,
+    NotFoundError,
+)
 from artifact_plane.ids import DIGEST_PATTERN, ID_PATTERN, payload_key, validate_id
 from artifact_plane.models import StoredPayload
 from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, check_put_args, check_range
@@ -180,8 +185,10 @@ class GcsPayloadStore(PayloadStore):
             data = await self._io(
                 "read", functools.partial(self._read_range, objects, blob, sha256, position, last)
             )
-            if not data:
-                return  # shorter than its metadata said: stop rather than loop
+            if len(data) != last - position + 1:
+                # The generation is pinned, so its bytes cannot change: a short answer is a broken one.
+                reason = f"{name}: asked for bytes {position}-{last}, got {len(data)}; retry"
+                raise BackendUnavailableError("payloads", reason)
             position += len(data)
             for start in range(0, len(data), CHUNK_SIZE):
                 yield data[start : start + CHUNK_SIZE]
