@@ -115,12 +115,15 @@ class ArangoLineageStore(LineageStore):
 
     def _ensure_schema(self) -> StandardDatabase:
         names = self.names
-        if self.database_name != "_system":
-            system = self._client.db("_system", self._username, self._password)
-            _ignore_exists(
-                lambda: system.has_database(self.database_name) or system.create_database(self.database_name)
-            )
         db = self._client.db(self.database_name, self._username, self._password)
+        try:
+            db.properties()
+        except ArangoServerError as exc:
+            if exc.error_code != errno.DATABASE_NOT_FOUND:
+                raise
+            # Only then ask _system (a user with rights on this database alone never needs to).
+            system = self._client.db("_system", self._username, self._password)
+            _ignore_exists(lambda: system.create_database(self.database_name))
         for name, edge in (
             (names.artifacts, False),
             (names.executions, False),

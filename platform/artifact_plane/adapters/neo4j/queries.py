@@ -47,8 +47,8 @@ UNWIND $edges AS e
 MERGE (s:Execution {tenant_id: e.tenant_id, id: e.source_id})
 MERGE (t:Artifact {tenant_id: e.tenant_id, id: e.target_id})
 WITH s, t, e
-OPTIONAL MATCH (s)-[open:PRODUCED]->(t) WHERE open.closed_at IS NULL
-WITH s, t, e, count(open) AS already
+OPTIONAL MATCH (s)-[current:PRODUCED]->(t) WHERE current.closed_at IS NULL
+WITH s, t, e, count(current) AS already
 WHERE already = 0
 CREATE (s)-[:PRODUCED {tenant_id: e.tenant_id, edge_key: e.edge_key,
                        created_at: e.created_at, closed_at: e.closed_at}]->(t)
@@ -58,8 +58,8 @@ UNWIND $edges AS e
 MERGE (s:Artifact {tenant_id: e.tenant_id, id: e.source_id})
 MERGE (t:Execution {tenant_id: e.tenant_id, id: e.target_id})
 WITH s, t, e
-OPTIONAL MATCH (s)-[open:CONSUMED_BY]->(t) WHERE open.closed_at IS NULL
-WITH s, t, e, count(open) AS already
+OPTIONAL MATCH (s)-[current:CONSUMED_BY]->(t) WHERE current.closed_at IS NULL
+WITH s, t, e, count(current) AS already
 WHERE already = 0
 CREATE (s)-[:CONSUMED_BY {tenant_id: e.tenant_id, edge_key: e.edge_key,
                           created_at: e.created_at, closed_at: e.closed_at}]->(t)
