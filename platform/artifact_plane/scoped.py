@@ -258,18 +258,19 @@ class ScopedPlane(LineageOps):
         """Store payloads several at a time: each waits on its own fsync, so they overlap."""
         limit = self._plane.settings.max_payload_bytes
         stored: list[StoredPayload | None] = [None] * len(prepared)
-        slots = anyio.CapacityLimiter(PAYLOAD_CONCURRENCY)
 
-        async def put(index: int, item: PreparedPayload) -> None:
-            async with slots:
+        async def lane(first: int) -> None:
+            # A few lanes, each storing every PAYLOAD_CONCURRENCY-th payload in
+            # turn: the overlap of a task per payload, without a task per payload.
+            for index in range(first, len(prepared), PAYLOAD_CONCURRENCY):
                 stored[index] = await self._plane.payloads.put_stream(
-                    self.tenant, item.chunks, max_size=limit
+                    self.tenant, prepared[index].chunks, max_size=limit
                 )
 
         try:
             async with anyio.create_task_group() as group:
-                for index, item in enumerate(prepared):
-                    group.start_soon(put, index, item)
+                for first in range(min(PAYLOAD_CONCURRENCY, len(prepared))):
+                    group.start_soon(lane, first)
         except BaseExceptionGroup as group_error:
             # One bad payload (too large, say) fails the batch with its own error.
             raise _first_error(group_error) from None
