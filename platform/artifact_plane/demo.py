@@ -1,39 +1,37 @@
-"""A small multi-realm lineage graph, built through the public scoped API.
+"""The demo: real realm intents, run as one pipeline from a raw dataset to a workflow.
 
 Used by ``artifact-plane demo``, the tests and the benchmarks::
 
-    content   dataset ─analyze─▶ analysis_result, visualization
-    insights  analysis_result ─interpret─▶ interpretation, quality_report
-    outcomes  interpretation, visualization ─plan─▶ roadmap, poc
-              roadmap, poc ─design─▶ solution
-    journey   solution, interpretation ─map─▶ blueprint ─document─▶ sop ─automate─▶ workflow
+    content   dataset ─analyze─▶ analysis_result ─visualize─▶ visualization
+    insights  analysis_result ─interpret─▶ interpretation;  dataset ─quality_report─▶ quality_report
+    outcomes  interpretation, visualization ─create_roadmap─▶ roadmap
+              interpretation ─create_poc─▶ poc;  roadmap, poc ─create_solution─▶ solution
+    journey   solution ─create_blueprint─▶ blueprint ─create_sop─▶ sop ─create_workflow─▶ workflow
 
-Each step runs as its realm's service subject: outputs are named writes
-(``artifact://<realm>/...``, version 1.0.0) carrying ``execution_id`` and
-``inputs``, then ``register_lineage`` records the execution and its intent.
-Payloads are derived from the dataset deterministically, so building the
-same ``run`` twice yields the same IDs.
+The raw dataset is written by the content realm (a new version only when
+its content changed); every other artifact is produced by a realm operator
+through :meth:`SubjectExecutions.run_pipeline`, one execution per step, each
+recorded with its inputs, outputs and operator version. Outputs are named
+``artifact://<realm>/<kind>/<run>.<ext>``, so running the demo again writes
+their next versions.
 """
 
 from __future__ import annotations
 
 import json
-import statistics
-from collections import defaultdict
+import re
 from dataclasses import dataclass, field
-from typing import Any
 
-from artifact_plane.ids import validate_id
+from artifact_plane.errors import InvalidInputError
+from artifact_plane.executions import Executions, SubjectExecutions
 from artifact_plane.models import Subject
+from artifact_plane.operators.registry import BUILTIN_DIR
+from artifact_plane.pipelines import PipelineResult, Step
 from artifact_plane.plane import ArtifactPlane
 
-__all__ = ["DEMO_REALMS", "DemoGraph", "build_demo"]
+__all__ = ["DEMO_REALMS", "DEMO_STEPS", "DemoGraph", "build_demo"]
 
 DEMO_REALMS = ("content", "insights", "outcomes", "journey")
-VERSION = "1.0.0"
-JSON_TYPE = "application/json"
-MARKDOWN = "text/markdown; charset=utf-8"
-
 _RESPONSES = [
     ("north", 9, "fast onboarding"),
     ("north", 7, "docs could be clearer"),
@@ -44,157 +42,96 @@ _RESPONSES = [
     ("east", 3, "export lost my data"),
     ("west", 9, "support was great"),
 ]
+RUN_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+# (step, realm, intent, output name, artifact type of the output)
+DEMO_STEPS = (
+    ("analyze", "content", "analyze", "analysis", "analysis_result"),
+    ("visualize", "content", "visualize", "chart", "visualization"),
+    ("interpret", "insights", "interpret", "interpretation", "interpretation"),
+    ("quality", "insights", "quality_report", "quality_report", "quality_report"),
+    ("plan", "outcomes", "create_roadmap", "roadmap", "roadmap"),
+    ("prototype", "outcomes", "create_poc", "poc", "poc"),
+    ("design", "outcomes", "create_solution", "solution", "solution"),
+    ("map", "journey", "create_blueprint", "blueprint", "blueprint"),
+    ("document", "journey", "create_sop", "sop", "sop"),
+    ("automate", "journey", "create_workflow", "workflow", "workflow"),
+)
 
 
 @dataclass
 class DemoGraph:
-    """What :func:`build_demo` made: artifact IDs and execution IDs by name."""
+    """What :func:`build_demo` made: artifact IDs by type, execution IDs by step."""
 
     tenant: str
     run: str
     artifacts: dict[str, str] = field(default_factory=dict)
     executions: dict[str, str] = field(default_factory=dict)
-    realms: dict[str, str] = field(default_factory=dict)  # artifact name -> realm
+    realms: dict[str, str] = field(default_factory=dict)  # artifact type -> realm
+    pipeline: PipelineResult | None = None
 
     @property
     def dataset(self) -> str:
         return self.artifacts["dataset"]
 
-
-@dataclass(frozen=True)
-class _Output:
-    artifact_type: str  # also the output's name in DemoGraph.artifacts
-    path: str
-    content_type: str
-    data: str
+    @property
+    def solution(self) -> str:
+        return self.artifacts["solution"]
 
 
-_MARKDOWN = {
-    "roadmap": "# Roadmap\n\n1. Q1: reliable export\n2. Q2: resumable exports\n3. Q3: export audit trail\n",
-    "poc": "# Proof of concept: resumable export\n\nChunked, checkpointed export survives a dropped link.\n",
-    "solution": "# Solution: reliable export\n\nResumable, audited exports (roadmap 1-3, PoC proven).\n",
-    "blueprint": "# Service blueprint: export\n\nRequest → export job → checkpoint → notify → download.\n",
-    "sop": "# SOP: failed export\n\n1. Find the job's last checkpoint\n2. Resume it\n3. Tell the customer\n",
-}
+def demo_runner(plane: ArtifactPlane, subject: Subject) -> SubjectExecutions:
+    """Builtin operators and those of the plane's realms directory, for ``subject``."""
+    from artifact_plane.operators.registry import OperatorRegistry
+
+    registry = OperatorRegistry.discover([BUILTIN_DIR, plane.settings.realms_dir])
+    return Executions(plane, registry).for_subject(subject)
 
 
-def _dumps(document: Any) -> str:
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
-
-
-def _dataset(run: str) -> dict[str, Any]:
+async def _dataset(plane: ArtifactPlane, subject: Subject, run: str) -> str:
+    """Write the survey as the content realm; reuse the newest version when the bytes are the same."""
+    content = plane.for_subject(subject.model_copy(update={"realm": "content"}))
+    uri = f"artifact://content/datasets/{run}.json"
     rows = [{"region": r, "score": s, "comment": c} for r, s, c in _RESPONSES]
-    return {"name": f"customer-survey ({run})", "columns": ["region", "score", "comment"], "rows": rows}
-
-
-def _analysis(dataset: dict[str, Any]) -> dict[str, Any]:
-    by_region: dict[str, list[int]] = defaultdict(list)
-    for row in dataset["rows"]:
-        by_region[row["region"]].append(row["score"])
-    means = {region: round(statistics.fmean(scores), 2) for region, scores in sorted(by_region.items())}
-    mentions = sum("export" in (row["comment"] or "") for row in dataset["rows"])
-    return {"responses": len(dataset["rows"]), "mean_score_by_region": means, "export_mentions": mentions}
-
-
-def _chart(analysis: dict[str, Any]) -> str:
-    bars = []
-    for i, (region, mean) in enumerate(analysis["mean_score_by_region"].items()):
-        height = int(mean * 10)
-        x = 20 + i * 60
-        bars.append(
-            f'  <rect x="{x}" y="{110 - height}" width="40" height="{height}" fill="#4c78a8"/>\n'
-            f'  <text x="{x + 20}" y="125" text-anchor="middle" font-size="10">{region}</text>'
-        )
-    body = "\n".join(bars)
-    return (
-        '<svg xmlns="http://www.w3.org/2000/svg" width="280" height="140" viewBox="0 0 280 140">\n'
-        "  <title>Mean satisfaction score by region</title>\n"
-        f"{body}\n</svg>\n"
-    )
-
-
-def _md(artifact_type: str, path: str) -> _Output:
-    return _Output(artifact_type, path, MARKDOWN, _MARKDOWN[artifact_type])
-
-
-def _steps(run: str) -> list[tuple[str, str, str, list[str], list[_Output]]]:
-    """``(realm, step, intent, input names, outputs)`` in the order they must run."""
-    dataset = _dataset(run)
-    analysis = _analysis(dataset)
-    means = analysis["mean_score_by_region"]
-    low = min(means, key=means.__getitem__)
-    quality = {"rows": analysis["responses"], "missing_comments": 1, "duplicate_rows": 0, "verdict": "usable"}
-    interpretation = (
-        f"# What the survey says\n\nSatisfaction is lowest in **{low}**; "
-        f"{analysis['export_mentions']} of {analysis['responses']} comments blame data export.\n"
-    )
-    workflow = {"name": "resume-failed-export", "steps": ["find_checkpoint", "resume_job", "notify_customer"]}
-    return [
-        ("content", "ingest", "ingest", [], [
-            _Output("dataset", "datasets/survey.json", JSON_TYPE, _dumps(dataset)),
-        ]),
-        ("content", "analyze", "analyze", ["dataset"], [
-            _Output("analysis_result", "analysis/summary.json", JSON_TYPE, _dumps(analysis)),
-            _Output("visualization", "charts/scores.svg", "image/svg+xml", _chart(analysis)),
-        ]),
-        ("insights", "interpret", "interpret", ["analysis_result"], [
-            _Output("interpretation", "interpretations/survey.md", MARKDOWN, interpretation),
-            _Output("quality_report", "quality/survey.json", JSON_TYPE, _dumps(quality)),
-        ]),
-        ("outcomes", "plan", "plan", ["interpretation", "visualization"], [
-            _md("roadmap", "roadmaps/export.md"),
-            _md("poc", "pocs/resumable-export.md"),
-        ]),
-        ("outcomes", "design", "design_solution", ["roadmap", "poc"], [
-            _md("solution", "solutions/reliable-export.md"),
-        ]),
-        ("journey", "map", "map_journey", ["solution", "interpretation"], [
-            _md("blueprint", "blueprints/export.md"),
-        ]),
-        ("journey", "document", "write_sop", ["blueprint"], [
-            _md("sop", "sops/failed-export.md"),
-        ]),
-        ("journey", "automate", "automate", ["sop"], [
-            _Output("workflow", "workflows/resume-export.json", JSON_TYPE, _dumps(workflow)),
-        ]),
-    ]  # fmt: skip
+    survey = {"name": "customer-survey", "columns": ["region", "score", "comment"], "rows": rows}
+    data = (json.dumps(survey, indent=2) + "\n").encode()
+    versions = await content.versions(uri)
+    if versions:
+        newest = await content.get_artifact(versions[-1].artifact_id, include_payload=True)
+        if newest.payload == data:
+            return newest.artifact_id
+    return await content.write(uri, data, artifact_type="dataset", content_type="application/json")
 
 
 async def build_demo(plane: ArtifactPlane, *, tenant: str = "default", run: str = "demo") -> DemoGraph:
-    """Create the demo graph in ``tenant``; ``run`` keeps separate graphs apart (names, execution IDs).
+    """Run the demo pipeline in ``tenant``; ``run`` names its outputs (``.../<run>.json``).
+
+    A step whose handler fails stops the pipeline: ``graph.pipeline.failed_step``
+    names it and its execution records the error.
 
     Raises:
-        InvalidInputError: ``tenant`` or ``run`` is not a valid ID.
-        PolicyDeniedError: the policy or realm manifests do not allow a step
+        InvalidInputError: ``run`` is not lower-case letters, digits and '-'.
+        PolicyDeniedError: the policies or realm manifests refuse a step
             (the four demo realms must have manifests).
     """
-    validate_id(run, "run")
+    if not RUN_NAME.fullmatch(run):
+        raise InvalidInputError(
+            "run", f"{run!r} must be lower-case letters, digits or '-' (e.g. demo, q3-2026)"
+        )
+    subject = Subject(id="demo", tenant=tenant, roles=("writer",))
     graph = DemoGraph(tenant=tenant, run=run)
-    for realm, step, intent, inputs, outputs in _steps(run):
-        me = plane.for_subject(Subject(id=f"{realm}-service", tenant=tenant, roles=("writer",), realm=realm))
-        execution_id = f"{run}-{step}"
-        input_ids = [graph.artifacts[name] for name in inputs]
-        produced = []
-        for output in outputs:
-            folder, _, leaf = output.path.partition("/")
-            produced.append(
-                await me.write(
-                    f"artifact://{realm}/{folder}/{run}/{leaf}",
-                    output.data,
-                    mode="upsert",
-                    version=VERSION,
-                    artifact_type=output.artifact_type,
-                    content_type=output.content_type,
-                    execution_id=execution_id if inputs else None,
-                    inputs=input_ids,
-                    tags=("demo", f"run:{run}"),
-                )
-            )
-            graph.artifacts[output.artifact_type] = produced[-1]
-            graph.realms[output.artifact_type] = realm
-        if inputs:
-            # Inputs are linked by the writes above; registering them here would also need
-            # lineage.register on the producer's artifacts, which realm policy reserves to the producer.
-            await me.register_lineage(execution_id, outputs=produced, intent=intent)
-            graph.executions[step] = execution_id
+    dataset = await _dataset(plane, subject, run)
+    graph.artifacts["dataset"], graph.realms["dataset"] = dataset, "content"
+    steps = []
+    for step, realm, intent, _, _ in DEMO_STEPS:
+        inputs = {"dataset": dataset} if intent in {"analyze", "quality_report"} else {}
+        params = {"name": run, "group_by": "region"} if intent == "analyze" else {"name": run}
+        steps.append(Step(realm, intent, inputs, params, name=step))
+    result = await demo_runner(plane, subject).run_pipeline(steps)
+    graph.pipeline = result
+    for step, realm, _, output, artifact_type in DEMO_STEPS:
+        if step not in result.runs or not result.runs[step].ok:
+            break  # graph.pipeline.failed_step says which step failed and why
+        graph.artifacts[artifact_type] = result.output(step, output)
+        graph.realms[artifact_type] = realm
+        graph.executions[step] = result.runs[step].execution_id
     return graph
