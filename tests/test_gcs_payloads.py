@@ -240,3 +240,15 @@ def test_wiring_builds_a_gcs_store_from_a_gs_url() -> None:
     assert root.location == "gs://my-bucket/"
     with pytest.raises(ConfigurationError, match="bucket"):
         build_payloads(Settings(payloads_url="gs:///prefix-only", _env_file=None))  # type: ignore[call-arg]
+
+
+@pytest.mark.parametrize("size", [10_000, 3 * SMALL_CHUNK])  # one request; resumable upload and rewrite
+async def test_a_damaged_copy_is_repaired_by_writing_again(
+    streaming: GcsPayloadStore, gcs_server: str, gcs_bucket: str, size: int
+) -> None:
+    data = blob(size)
+    stored = await streaming.put_bytes(TENANT, data)
+    raw_client(gcs_server).bucket(gcs_bucket).blob(f"{PREFIX}/{stored.key}").upload_from_string(data[:5000])
+    assert (await streaming.put_bytes(TENANT, data)).size_bytes == len(data)
+    assert await streaming.get_bytes(TENANT, stored.sha256) == data
+    assert object_names(gcs_server, gcs_bucket) == [f"{PREFIX}/{stored.key}"]

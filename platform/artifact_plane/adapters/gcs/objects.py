@@ -12,6 +12,9 @@ Content keys are written only whole and only if absent:
   by GCS), never an object; a crash between the rewrite and the delete leaves
   a temporary object, which ``clean_temp`` removes.
 
+A copy of another size at a content key is damaged (the digest fixes the
+size) and is replaced, conditionally on the generation that was read.
+
 Storing a digest that is already there uploads nothing more and patches the
 object's ``customTime`` to now, which bumps its metageneration. Garbage
 collection deletes with ``ifGenerationMatch`` and ``ifMetagenerationMatch``
@@ -22,6 +25,7 @@ just been promised.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -66,31 +70,33 @@ class Objects:
             return None  # collected (or replaced) meanwhile: the caller stores it again
         return blob
 
-    def settle(self, name: str, create: Callable[[Blob], bool]) -> Blob:
-        """Refresh the object at ``name`` if it exists, else ``create`` it (if still absent).
+    def settle(self, name: str, size: int, create: Callable[[Blob, int], bool]) -> Blob:
+        """Refresh the object at ``name`` if it holds ``size`` bytes, else ``create`` it.
 
-        ``create`` returns False when a concurrent writer created the object
-        first (412); the next round then refreshes theirs.
+        ``create(blob, generation)`` writes only if the key is still at
+        ``generation`` (0: absent; else a damaged copy of another size, which
+        it replaces) and returns False when a concurrent writer got there
+        first (412); the next round then looks again.
         """
         for _ in range(SETTLE_ATTEMPTS):
             existing = self.get(name)
-            if existing is not None:
+            if existing is not None and existing.size == size:
                 refreshed = self.refresh(existing)
                 if refreshed is not None:
                     return refreshed
                 continue
             blob = self.bucket.blob(name)
-            if create(blob):
+            if create(blob, 0 if existing is None else int(existing.generation)):
                 return blob
         raise BackendUnavailableError("payloads", f"{name} kept changing while it was stored; retry")
 
-    def upload_new(self, blob: Blob, data: bytes) -> bool:
-        """One-request upload to an absent key; False if it exists (412)."""
+    def upload(self, blob: Blob, generation: int, data: bytes) -> bool:
+        """One-request upload if the key is still at ``generation``; False if not (412)."""
         try:
             blob.upload_from_string(
                 data,
                 content_type="application/octet-stream",
-                if_generation_match=0,
+                if_generation_match=generation,
                 retry=self.retry,
                 timeout=self.timeout,
             )
@@ -98,13 +104,17 @@ class Objects:
             return False
         return True
 
-    def rewrite_new(self, blob: Blob, source: Blob) -> bool:
-        """Server-side copy of ``source`` to an absent key; False if it exists (412)."""
+    def rewrite(self, blob: Blob, generation: int, source: Blob) -> bool:
+        """Server-side copy of ``source`` if the key is still at ``generation``; False if not (412)."""
         token: str | None = None
         try:
             while True:
                 token, _, _ = blob.rewrite(
-                    source, token=token, if_generation_match=0, retry=self.retry, timeout=self.timeout
+                    source,
+                    token=token,
+                    if_generation_match=generation,
+                    retry=self.retry,
+                    timeout=self.timeout,
                 )
                 if token is None:
                     return True
@@ -201,15 +211,15 @@ class Upload:
         if self._writer is None:
             data = b"".join(self._held)
             self._held = []
-            return self.objects.settle(name, lambda blob: self.objects.upload_new(blob, data))
+            return self.objects.settle(name, self.size, functools.partial(self.objects.upload, data=data))
         existing = self.objects.get(name)
-        if existing is not None:
+        if existing is not None and existing.size == self.size:
             refreshed = self.objects.refresh(existing)
             if refreshed is not None:
                 return refreshed  # nothing more to send; discard() cancels the session
         self._writer.close()  # completes the resumable upload: the temporary object exists now
         self._finalized = True
-        return self.objects.settle(name, lambda blob: self.objects.rewrite_new(blob, self.temp))
+        return self.objects.settle(name, self.size, functools.partial(self.objects.rewrite, source=self.temp))
 
     def discard(self) -> None:
         """Best effort: cancel an unfinished resumable session, delete a finished temporary object.
