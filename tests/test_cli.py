@@ -304,10 +304,16 @@ def test_serve_creates_a_private_dev_secret_reused_across_restarts(
 
 
 def test_serve_refuses_settings_it_cannot_honour(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: None)
     monkeypatch.setenv("AP_JWT_JWKS_URL", "https://idp.example/jwks.json")
-    refused = cli("serve")
-    assert refused.exit_code == 1
-    one_red_line(refused, "AP_JWT_JWKS_URL", "AP_JWT_SECRET")
+    jwks_only = ok("serve")  # RS256 tokens from the identity provider: no dev secret, no dev token
+    assert "identity provider" in jwks_only.stderr
+    assert not (data_dir / DEV_SECRET_FILE).exists()
+    no_secret = cli("token")
+    assert no_secret.exit_code == 1
+    one_red_line(no_secret, "AP_JWT_SECRET", "AP_JWT_JWKS_URL")
     monkeypatch.setenv("AP_JWT_SECRET", "short")
     too_short = cli("serve")
     assert too_short.exit_code == 1

@@ -24,8 +24,14 @@ class Settings(BaseSettings):
     policy_url: str = Field(default="rego", description="rego | allow-all | http://opa:8181")
     policy_dir: Path = Path("policies")
     realms_dir: Path = Path("realms")
+    operator_dirs: list[Path] = Field(
+        default_factory=list, description='more directories of code artifacts (JSON list: ["/srv/ops"])'
+    )
     jwt_secret: SecretStr | None = None
     jwt_jwks_url: str | None = None
+    jwt_audience: str | None = Field(default=None, description="required `aud` claim, when set")
+    jwt_issuer: str | None = Field(default=None, description="required `iss` claim, when set")
+    jwks_cache_seconds: float = Field(default=300.0, gt=0)
 
     max_payload_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     default_page_size: int = Field(default=100, gt=0)
@@ -33,6 +39,11 @@ class Settings(BaseSettings):
     max_lineage_depth: int = Field(default=50, gt=0)
     max_lineage_nodes: int = Field(default=10_000, gt=0)
     lineage_timeout_seconds: float = Field(default=10.0, gt=0)
+    # API limits: each refusal names the limit and its setting.
+    max_query_depth: int = Field(default=12, gt=0, description="GraphQL selection nesting")
+    max_query_tokens: int = Field(default=4000, gt=0, description="GraphQL document tokens")
+    max_request_bytes: int = Field(default=1024 * 1024, gt=0, description="request bodies except uploads")
+    max_wait_seconds: float = Field(default=300.0, gt=0, description="waitForArtifact / subscriptions")
     gc_grace_seconds: int = Field(default=3600, ge=0)
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
 

@@ -6,17 +6,24 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.middleware import Middleware
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Scope
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 
-from artifact_plane.api import health
-from artifact_plane.api.auth import signing_secret
+from artifact_plane.api import health, metrics
+from artifact_plane.api.auth import TokenVerifier, build_verifier
 from artifact_plane.api.graphql.schema import build_schema
 from artifact_plane.api.graphql.view import PlaneGraphQL
+from artifact_plane.api.intents import IntentRunner
+from artifact_plane.api.limits import UPLOAD_OVERHEAD, BodySizeLimit
+from artifact_plane.api.metrics import ApiMetrics, CountingDecisionLog
 from artifact_plane.api.rest import artifacts as rest_artifacts
 from artifact_plane.plane import ArtifactPlane, open_plane
 from artifact_plane.settings import Settings
 
 PlaneFactory = Callable[[], AbstractAsyncContextManager[ArtifactPlane]]
+UPLOAD_PATH = "/api/artifact"
 
 
 def create_app(
@@ -24,6 +31,8 @@ def create_app(
     *,
     plane_factory: PlaneFactory | None = None,
     jwt_secret: str | None = None,
+    verifier: TokenVerifier | None = None,
+    intents: IntentRunner | None = None,
 ) -> Starlette:
     """Build the app; the plane opens at startup and closes at shutdown.
 
@@ -32,26 +41,49 @@ def create_app(
         plane_factory: opens the plane (default: ``open_plane(settings)``);
             tests pass their own.
         jwt_secret: the HS256 key (default: ``AP_JWT_SECRET`` or the dev
-            secret file under ``AP_DATA_DIR``).
+            secret file under ``AP_DATA_DIR``, unless only a JWKS URL is set).
+        verifier: checks bearer tokens (default: built from the settings).
+        intents: runs ``runIntent`` (default: none, every realm is unknown).
 
     Raises:
-        ConfigurationError: no usable JWT secret.
+        ConfigurationError: no usable way to verify tokens.
     """
     settings = settings or Settings()
     factory = plane_factory or (lambda: open_plane(settings))
+    app_metrics = ApiMetrics()
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with factory() as plane:
+            # Count every policy decision as the plane logs it (the log sees each one once).
+            plane.authz.log = CountingDecisionLog(plane.authz.log, app_metrics)
             app.state.plane = plane
             yield
 
+    graphql = PlaneGraphQL(
+        build_schema(settings),
+        subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+    )
+
+    def body_limit(scope: Scope) -> int:
+        if scope.get("method") == "PUT" and scope.get("path") == UPLOAD_PATH:
+            return settings.max_payload_bytes + UPLOAD_OVERHEAD
+        return settings.max_request_bytes
+
     routes = [
         *health.routes(),
-        Route("/graphql", PlaneGraphQL(build_schema(), subscription_protocols=())),
+        *metrics.routes(),
+        Route("/graphql", graphql),
+        WebSocketRoute("/graphql", graphql),
         *rest_artifacts.routes(),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(BodySizeLimit, limit_for=body_limit)],
+    )
     app.state.settings = settings
-    app.state.jwt_secret = jwt_secret or signing_secret(settings).value
+    app.state.metrics = app_metrics
+    app.state.intents = intents
+    app.state.verifier = verifier or build_verifier(settings, jwt_secret)
     return app

@@ -29,13 +29,17 @@ def serve(
 
     settings = settings_of(ctx)
     with plane_errors():
-        secret = signing_secret(settings)
-        app = create_app(settings, jwt_secret=secret.value)
+        secret = signing_secret(settings) if settings.jwt_secret or not settings.jwt_jwks_url else None
+        app = create_app(settings, jwt_secret=secret.value if secret else None)
     app.router.lifespan_context = with_relay(app.router.lifespan_context)  # the outbox relay, if any
     console = err()
     shown = f"[{host}]" if ":" in host else host
     console.print(f"GraphiQL: http://{shown}:{port}/graphql", markup=False)
-    if secret.is_dev:
+    if secret is None:
+        console.print(
+            f"tokens: RS256 from the identity provider's keys at {settings.jwt_jwks_url}", markup=False
+        )
+    elif secret.is_dev:
         dev = Subject(id="dev", tenant="default", roles=("admin",))
         console.print(
             f"development secret: {secret.path} (set AP_JWT_SECRET in production). Dev token (tenant "

@@ -8,21 +8,23 @@ import strawberry
 from strawberry.extensions import FieldExtension
 from strawberry.permission import BasePermission, PermissionExtension
 
-from artifact_plane.api.graphql.context import ApiContext
+from artifact_plane.api.graphql.context import MISSING_TOKEN, ApiContext
 from artifact_plane.errors import AuthenticationError
 
 
 class IsAuthenticated(BasePermission):
-    """The request carries a valid bearer token.
+    """The request carries a valid bearer token (over a websocket: or its connection_init payload).
 
     A failure raises the context's own AuthenticationError, so the client
     learns why (missing, expired, bad signature) under code UNAUTHENTICATED.
     """
 
-    message = "send an Authorization: Bearer <token> header"
+    message = MISSING_TOKEN
 
-    def has_permission(self, source: Any, info: strawberry.Info[ApiContext, None], **kwargs: Any) -> bool:
-        info.context.require_subject()
+    async def has_permission(
+        self, source: Any, info: strawberry.Info[ApiContext, None], **kwargs: Any
+    ) -> bool:
+        await info.context.authenticate()
         return True
 
     def on_unauthorized(self) -> None:

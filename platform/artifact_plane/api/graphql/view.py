@@ -7,7 +7,6 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 
-from artifact_plane.api.auth import subject_from_header
 from artifact_plane.api.errors import new_request_id
 from artifact_plane.api.graphql.context import ApiContext
 from artifact_plane.errors import AuthenticationError
@@ -16,18 +15,26 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 
 class PlaneGraphQL(GraphQL[ApiContext, None]):
-    """Strawberry's ASGI view; the plane and the JWT secret come from ``app.state``."""
+    """Strawberry's ASGI view; the plane, verifier and settings come from ``app.state``."""
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> ApiContext:
-        if not isinstance(request, Request) or not isinstance(response, Response):
-            raise TypeError("subscriptions over websockets are not served")
         state = request.app.state
         context = ApiContext(
-            request=request, response=response, plane=state.plane, request_id=new_request_id()
+            request=request,
+            response=response,
+            plane=state.plane,
+            verifier=state.verifier,
+            settings=state.settings,
+            request_id=new_request_id(),
+            intents=state.intents,
         )
-        response.headers[REQUEST_ID_HEADER] = context.request_id
+        if isinstance(response, Response):
+            response.headers[REQUEST_ID_HEADER] = context.request_id
+        header = request.headers.get("authorization")
+        if header is None and isinstance(request, WebSocket):
+            return context  # the token may come in the connection_init payload
         try:
-            context.subject = subject_from_header(state.jwt_secret, request.headers.get("authorization"))
+            context.subject = await state.verifier.subject_from_header(header)
         except AuthenticationError as exc:
             # Not fatal here: introspection and GraphiQL work without a token; fields say UNAUTHENTICATED.
             context.auth_error = exc

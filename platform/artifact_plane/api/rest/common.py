@@ -1,22 +1,29 @@
-"""What every REST endpoint shares: bearer auth, JSON errors, a request id."""
+"""What every REST endpoint shares: bearer auth, JSON errors, a request id, metrics."""
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from artifact_plane.api.auth import subject_from_header
 from artifact_plane.api.errors import HTTP_STATUS, MASKED_MESSAGE, error_extensions, exposed, new_request_id
+from artifact_plane.api.limits import BodyTooLarge
+from artifact_plane.models import ArtifactRecord
 from artifact_plane.scoped import ScopedPlane
 
 logger = logging.getLogger("artifact_plane.api")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 PlaneEndpoint = Callable[[Request, ScopedPlane], Awaitable[Response]]
+
+
+def metadata(record: ArtifactRecord) -> dict[str, object]:
+    """What clients see of a record (storage keys stay inside)."""
+    return record.model_dump(mode="json", exclude={"payload_key", "version_key"})
 
 
 def error_response(error: Exception, request_id: str) -> JSONResponse:
@@ -32,18 +39,30 @@ def error_response(error: Exception, request_id: str) -> JSONResponse:
     return JSONResponse({"error": body}, status_code=status, headers=headers)
 
 
-def authenticated(endpoint: PlaneEndpoint) -> Callable[[Request], Awaitable[Response]]:
-    """Run ``endpoint`` as the token's subject; every failure becomes a JSON error."""
+def authenticated(operation: str) -> Callable[[PlaneEndpoint], Callable[[Request], Awaitable[Response]]]:
+    """Run the endpoint as the token's subject; every failure becomes a JSON error.
 
-    @functools.wraps(endpoint)
-    async def run(request: Request) -> Response:
-        request_id = new_request_id()
-        try:
-            subject = subject_from_header(request.app.state.jwt_secret, request.headers.get("authorization"))
-            response = await endpoint(request, request.app.state.plane.for_subject(subject))
-        except Exception as exc:
-            response = error_response(exc, request_id)
-        response.headers[REQUEST_ID_HEADER] = request_id
-        return response
+    ``operation`` labels the endpoint's metrics (``rest:<operation>``).
+    """
 
-    return run
+    def wrap(endpoint: PlaneEndpoint) -> Callable[[Request], Awaitable[Response]]:
+        @functools.wraps(endpoint)
+        async def run(request: Request) -> Response:
+            started = time.perf_counter()
+            request_id = new_request_id()
+            state = request.app.state
+            try:
+                subject = await state.verifier.subject_from_header(request.headers.get("authorization"))
+                response = await endpoint(request, state.plane.for_subject(subject))
+            except BodyTooLarge:
+                raise  # the body-size middleware answers 413
+            except Exception as exc:
+                response = error_response(exc, request_id)
+            response.headers[REQUEST_ID_HEADER] = request_id
+            outcome = "ok" if response.status_code < 400 else str(response.status_code)
+            state.metrics.observe(f"rest:{operation}", outcome, started)
+            return response
+
+        return run
+
+    return wrap

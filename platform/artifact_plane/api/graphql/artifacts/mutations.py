@@ -1,13 +1,20 @@
-"""Mutations of the artifacts area: ``createArtifact``."""
+"""Mutations of the artifacts area: create, write a version, change status, delete."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-
 import strawberry
 
-from artifact_plane.api.graphql.artifacts.types import CreateArtifactInput, CreateArtifactPayload, WriteMode
+from artifact_plane.api.graphql.artifacts.types import (
+    Artifact,
+    ArtifactStatusEnum,
+    CreateArtifactInput,
+    CreateArtifactPayload,
+    DeleteArtifactPayload,
+    WriteArtifactInput,
+    WriteArtifactPayload,
+    WriteMode,
+)
+from artifact_plane.api.graphql.common import inline_payload
 from artifact_plane.api.graphql.context import ApiContext
 from artifact_plane.api.graphql.permissions import authenticated
 from artifact_plane.errors import InvalidInputError
@@ -15,20 +22,8 @@ from artifact_plane.errors import InvalidInputError
 Info = strawberry.Info[ApiContext, None]
 
 
-def _payload(given: CreateArtifactInput) -> bytes | str:
-    if (given.text is None) == (given.base64 is None):
-        raise InvalidInputError("input", "give exactly one of text and base64")
-    if given.text is not None:
-        return given.text
-    assert given.base64 is not None
-    try:
-        return base64.b64decode(given.base64, validate=True)
-    except (binascii.Error, ValueError):
-        raise InvalidInputError("base64", "is not valid base64 (standard alphabet, padded)") from None
-
-
 async def create_artifact(info: Info, input: CreateArtifactInput) -> CreateArtifactPayload:
-    data = _payload(input)
+    data = inline_payload(input.text, input.base64)
     me = info.context.scoped()
     if input.uri is None:
         if input.version is not None or input.mode is not WriteMode.UPSERT:
@@ -55,10 +50,52 @@ async def create_artifact(info: Info, input: CreateArtifactInput) -> CreateArtif
     return CreateArtifactPayload(artifact_id=strawberry.ID(artifact_id))
 
 
+async def write_artifact(info: Info, input: WriteArtifactInput) -> WriteArtifactPayload:
+    data = inline_payload(input.text, input.base64)
+    me = info.context.scoped()
+    artifact_id = await me.write(
+        input.uri,
+        data,
+        mode=input.mode.value,
+        version=input.version,
+        artifact_type=input.artifact_type,
+        content_type=input.content_type,
+        tags=input.tags,
+    )
+    record = await me.get_meta(artifact_id)
+    return WriteArtifactPayload(artifact_id=strawberry.ID(artifact_id), artifact=Artifact.from_record(record))
+
+
+async def set_artifact_status(info: Info, id: strawberry.ID, status: ArtifactStatusEnum) -> Artifact:
+    record = await info.context.scoped().set_status(str(id), status.value)
+    return Artifact.from_record(record)
+
+
+async def delete_artifact(info: Info, id: strawberry.ID) -> DeleteArtifactPayload:
+    record = await info.context.scoped().delete_artifact(str(id))
+    return DeleteArtifactPayload(artifact_id=strawberry.ID(record.artifact_id), deleted_at=record.updated_at)
+
+
 @strawberry.type
 class ArtifactMutations:
-    create_artifact: CreateArtifactPayload = strawberry.mutation(
+    create_artifact: CreateArtifactPayload | None = strawberry.mutation(
         resolver=create_artifact,
         extensions=[authenticated()],
-        description="Store a payload and register it. With `uri`, writes a new version of that name.",
+        description="Store a small inline payload and register it. With `uri`, writes a new version "
+        "of that name. Larger payloads: PUT /api/artifact (multipart, streamed).",
+    )
+    write_artifact: WriteArtifactPayload | None = strawberry.mutation(
+        resolver=write_artifact,
+        extensions=[authenticated()],
+        description="Write a new version of a name (mode UPSERT or FAIL_IF_EXISTS).",
+    )
+    set_artifact_status: Artifact | None = strawberry.mutation(
+        resolver=set_artifact_status,
+        extensions=[authenticated()],
+        description="pending → ready | failed, ready → expired; INVALID_INPUT for any other move.",
+    )
+    delete_artifact: DeleteArtifactPayload | None = strawberry.mutation(
+        resolver=delete_artifact,
+        extensions=[authenticated()],
+        description="Delete a record; its payload goes at the next GC when nothing else uses it.",
     )

@@ -1,4 +1,4 @@
-"""Queries of the artifacts area: ``artifact(id)`` and ``artifacts(filter, first, after)``."""
+"""Queries of the artifacts area: by ID, by name, pages, versions, and waiting."""
 
 from __future__ import annotations
 
@@ -12,15 +12,16 @@ from artifact_plane.api.graphql.artifacts.types import (
     ArtifactEdge,
     ArtifactFilter,
 )
-from artifact_plane.api.graphql.common import PageInfo
+from artifact_plane.api.graphql.common import PageInfo, check_first
 from artifact_plane.api.graphql.context import ApiContext
 from artifact_plane.api.graphql.permissions import authenticated
+from artifact_plane.errors import InvalidInputError
 from artifact_plane.pagination import encode_cursor
 
 Info = strawberry.Info[ApiContext, None]
 
 
-async def resolve_artifact(info: Info, id: strawberry.ID) -> Artifact | None:
+async def resolve_artifact(info: Info, id: strawberry.ID) -> Artifact:
     record = await info.context.scoped().get_meta(str(id))
     return Artifact.from_record(record)
 
@@ -42,7 +43,7 @@ async def resolve_artifacts(
         created_after=wanted.created_after,
         created_before=wanted.created_before,
         execution_id=wanted.execution_id,
-        limit=first,
+        limit=check_first(first, info.context.settings),
         cursor=after,
     )
     edges = [
@@ -56,6 +57,27 @@ async def resolve_artifacts(
     )
 
 
+async def resolve_artifact_by_uri(info: Info, uri: str, version: str | None = None) -> Artifact:
+    me = info.context.scoped()
+    record = await me.resolve_uri(uri, version=version)
+    # resolve_uri does not ask policy: read the record through the checked path.
+    return Artifact.from_record(await me.get_meta(record.artifact_id))
+
+
+async def resolve_versions(info: Info, uri: str) -> list[Artifact]:
+    return [Artifact.from_record(r) for r in await info.context.scoped().versions(uri)]
+
+
+async def resolve_wait_for_artifact(info: Info, id: strawberry.ID, timeout_seconds: float = 30.0) -> Artifact:
+    limit = info.context.settings.max_wait_seconds
+    if not 0 <= timeout_seconds <= limit:
+        raise InvalidInputError(
+            "timeoutSeconds", f"{timeout_seconds:g} must be between 0 and {limit:g} (AP_MAX_WAIT_SECONDS)"
+        )
+    record = await info.context.scoped().wait_for_artifact(str(id), timeout=timeout_seconds)
+    return Artifact.from_record(record)
+
+
 @strawberry.type
 class ArtifactQueries:
     artifact: Artifact | None = strawberry.field(
@@ -63,8 +85,23 @@ class ArtifactQueries:
         extensions=[authenticated()],
         description="One artifact's metadata. NOT_FOUND when it does not exist or is not yours to see.",
     )
-    artifacts: ArtifactConnection = strawberry.field(
+    artifacts: ArtifactConnection | None = strawberry.field(
         resolver=resolve_artifacts,
         extensions=[authenticated()],
         description="A page of the artifacts you may read, oldest first.",
+    )
+    artifact_by_uri: Artifact | None = strawberry.field(
+        resolver=resolve_artifact_by_uri,
+        extensions=[authenticated()],
+        description="What a name points at: its newest ready version, or `version`.",
+    )
+    versions: list[Artifact] | None = strawberry.field(
+        resolver=resolve_versions,
+        extensions=[authenticated()],
+        description="Every version of a name you may read, oldest first.",
+    )
+    wait_for_artifact: Artifact | None = strawberry.field(
+        resolver=resolve_wait_for_artifact,
+        extensions=[authenticated()],
+        description="Returns once the artifact is no longer pending; DEADLINE_EXCEEDED after the timeout.",
     )

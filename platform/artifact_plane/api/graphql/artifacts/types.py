@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.scalars import JSON
 
 from artifact_plane.api.graphql.common import PageInfo
+from artifact_plane.api.graphql.context import ApiContext
 from artifact_plane.models import ArtifactRecord
+
+if TYPE_CHECKING:
+    from artifact_plane.api.graphql.executions.types import Execution
+
+Info = strawberry.Info[ApiContext, None]
+ExecutionRef = Annotated["Execution", strawberry.lazy("artifact_plane.api.graphql.executions.types")]
 
 
 @strawberry.enum(name="ArtifactStatus", description="pending → ready | failed; ready → expired.")
@@ -24,6 +32,18 @@ class ArtifactStatusEnum(enum.Enum):
 class WriteMode(enum.Enum):
     UPSERT = "upsert"
     FAIL_IF_EXISTS = "failIfExists"
+
+
+async def _produced_by(root: Artifact, info: Info) -> list[Execution]:
+    from artifact_plane.api.graphql.executions.types import load_executions
+
+    return await load_executions(info, await info.context.loaders.producers.load(str(root.id)))
+
+
+async def _consumed_by(root: Artifact, info: Info) -> list[Execution]:
+    from artifact_plane.api.graphql.executions.types import load_executions
+
+    return await load_executions(info, await info.context.loaders.consumers.load(str(root.id)))
 
 
 @strawberry.type(description="An artifact's metadata (the bytes are fetched separately).")
@@ -46,6 +66,13 @@ class Artifact:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None
+
+    produced_by: list[ExecutionRef] = strawberry.field(
+        resolver=_produced_by, description="Executions that produced it (batched across a page)."
+    )
+    consumed_by: list[ExecutionRef] = strawberry.field(
+        resolver=_consumed_by, description="Executions that consumed it (batched across a page)."
+    )
 
     @classmethod
     def from_record(cls, record: ArtifactRecord) -> Artifact:
@@ -113,6 +140,38 @@ class CreateArtifactInput:
     mode: WriteMode = WriteMode.UPSERT
 
 
+@strawberry.input(description="A new version of a name. Give exactly one of `text` and `base64`.")
+class WriteArtifactInput:
+    uri: str = strawberry.field(description="artifact://realm/path (`self` means your token's realm).")
+    artifact_type: str = "document"
+    text: str | None = None
+    base64: str | None = None
+    content_type: str | None = None
+    tags: list[str] = strawberry.field(default_factory=list)
+    version: str | None = strawberry.field(default=None, description="Default: next patch of the newest.")
+    mode: WriteMode = WriteMode.UPSERT
+
+
 @strawberry.type
 class CreateArtifactPayload:
     artifact_id: strawberry.ID
+
+
+@strawberry.type
+class WriteArtifactPayload:
+    artifact_id: strawberry.ID
+    artifact: Artifact
+
+
+@strawberry.type
+class DeleteArtifactPayload:
+    artifact_id: strawberry.ID
+    deleted_at: datetime
+
+
+@strawberry.type(description="An artifact's status, now and after each change.")
+class ArtifactStatusEvent:
+    artifact_id: strawberry.ID
+    status: ArtifactStatusEnum
+    updated_at: datetime
+    final: bool = strawberry.field(description="No further change will come (failed or expired).")

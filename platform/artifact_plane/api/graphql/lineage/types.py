@@ -8,6 +8,7 @@ from datetime import datetime
 import strawberry
 
 from artifact_plane import models
+from artifact_plane.api.graphql.common import PageInfo
 
 
 @strawberry.enum
@@ -76,7 +77,8 @@ class LineageEdge:
 
 
 @strawberry.type(
-    description="A lineage answer; `isPartial` when a limit cut it short (`truncatedBy` says which)."
+    description="A lineage answer; `isPartial` when a limit cut it short (`truncatedBy` says which). "
+    "With `first`, one page of its nodes and the edges that page completes."
 )
 class LineageGraph:
     root: strawberry.ID
@@ -84,13 +86,12 @@ class LineageGraph:
     edges: list[LineageEdge]
     is_partial: bool
     truncated_by: list[str]
+    total_nodes: int
+    page_info: PageInfo
 
-    @classmethod
-    def from_model(cls, graph: models.LineageGraph) -> LineageGraph:
-        return cls(
-            root=strawberry.ID(graph.root),
-            nodes=[LineageNode.from_model(n) for n in graph.nodes],
-            edges=[LineageEdge.from_model(e) for e in graph.edges],
-            is_partial=graph.is_partial,
-            truncated_by=list(graph.truncated_by),
-        )
+
+@strawberry.type(description="What registerLineage recorded.")
+class RegisterLineagePayload:
+    execution_id: strawberry.ID
+    input_ids: list[strawberry.ID]
+    output_ids: list[strawberry.ID]

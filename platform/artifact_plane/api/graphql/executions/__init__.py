@@ -1,0 +1,1 @@
+"""GraphQL area: executions (runs of an intent) and running intents."""

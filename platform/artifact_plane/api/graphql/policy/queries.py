@@ -1,0 +1,80 @@
+"""Queries of the policy area: ``policyDecisions(filter, first, after)``.
+
+Who may read which decisions: the policies have no audit action yet (that is
+governance work), so for now every caller reads the decisions made about
+their own requests, within their tenant. Asking for another subject's
+decisions is FORBIDDEN with a reason saying so.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import strawberry
+from pydantic import ValidationError
+
+from artifact_plane.api.graphql.common import PageInfo, check_first
+from artifact_plane.api.graphql.context import ApiContext
+from artifact_plane.api.graphql.permissions import authenticated
+from artifact_plane.api.graphql.policy.types import (
+    PolicyDecision,
+    PolicyDecisionConnection,
+    PolicyDecisionEdge,
+    PolicyDecisionFilter,
+)
+from artifact_plane.errors import InvalidInputError, PolicyDeniedError
+from artifact_plane.models import DecisionFilter
+from artifact_plane.pagination import decode_cursor, encode_cursor
+
+Info = strawberry.Info[ApiContext, None]
+OTHERS_DENIED = (
+    "audit_scope: reading other subjects' decisions needs an audit policy this server does not have "
+    "yet; ask for your own (leave subjectId out)"
+)
+
+
+async def resolve_policy_decisions(
+    info: Info,
+    filter_: Annotated[PolicyDecisionFilter | None, strawberry.argument(name="filter")] = None,
+    first: int | None = None,
+    after: str | None = None,
+) -> PolicyDecisionConnection:
+    me = info.context.require_subject()
+    wanted = filter_ or PolicyDecisionFilter()
+    size = check_first(first, info.context.settings)
+    if wanted.subject_id is not None and wanted.subject_id != me.id:
+        raise PolicyDeniedError("read decisions", [OTHERS_DENIED])
+    try:
+        query = DecisionFilter(
+            subject_id=me.id,
+            action=wanted.action,
+            allow=wanted.allow,
+            resource_ref=wanted.resource_ref,
+            since=wanted.since,
+            until=wanted.until,
+        )
+    except ValidationError as exc:
+        raise InvalidInputError("filter", str(exc.errors()[0]["msg"])) from None
+    rows = await info.context.plane.decisions.query(
+        me.tenant, query, limit=size + 1, after=decode_cursor(after)
+    )
+    more = len(rows) > size
+    edges = [
+        PolicyDecisionEdge(
+            cursor=encode_cursor(r.created_at, r.decision_id), node=PolicyDecision.from_record(r)
+        )
+        for r in rows[:size]
+    ]
+    return PolicyDecisionConnection(
+        edges=edges,
+        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after),
+    )
+
+
+@strawberry.type
+class PolicyQueries:
+    policy_decisions: PolicyDecisionConnection | None = strawberry.field(
+        resolver=resolve_policy_decisions,
+        extensions=[authenticated()],
+        description="The audit log of policy decisions on your requests, oldest first.",
+    )
