@@ -354,3 +354,55 @@ def test_revision_0002_adds_the_outbox_to_a_0001_database_and_back(tmp_path: Pat
     assert "lineage_outbox" not in inspect(database.engine).get_table_names()
     assert "lineage_edges" in inspect(database.engine).get_table_names()
     database.engine.dispose()
+
+
+# -- PostgreSQL: outbox ids follow commit order within a tenant ------------------
+
+
+def test_postgresql_queues_a_tenants_operations_in_commit_order(postgres_url: str) -> None:
+    """A sequence hands out ids at insert time; a later writer of the same tenant waits for the first.
+
+    Without that wait, a transaction that took id 1 and commits after one that
+    took id 2 would have its operation applied after a later one.
+    """
+    import threading
+
+    from sqlalchemy import select, text
+
+    from artifact_plane.adapters.sql.outbox import enqueue_adds, enqueue_close
+
+    database = SqlDatabase(postgres_url)
+    database.migrate()
+    first = database.engine.connect()
+    first_tx = first.begin()
+    enqueue_close(first, "t1", ["a1"], ts(5))  # takes the tenant's lock and the lower id; not committed
+    done = threading.Event()
+
+    def second_writer() -> None:
+        database.transact(lambda conn: enqueue_adds(conn, [produced("e1", "a1", at=ts(6))]), write=True)
+        done.set()
+
+    writer = threading.Thread(target=second_writer)
+    writer.start()
+    waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+    deadline = time.monotonic() + DEADLINE
+    while database.transact(lambda conn: conn.execute(waiting).scalar_one(), write=False) == 0:
+        assert time.monotonic() < deadline, "the second writer never waited for the first"
+        time.sleep(POLL)
+    assert not done.is_set()
+    # Another tenant does not wait.
+    database.transact(
+        lambda conn: enqueue_adds(conn, [produced("e9", "a9", tenant="t2", at=ts(6))]), write=True
+    )
+    first_tx.commit()
+    first.close()
+    writer.join(DEADLINE)
+    assert done.is_set()
+    rows = database.transact(
+        lambda conn: conn.execute(
+            select(lineage_outbox.c.tenant_id, lineage_outbox.c.op).order_by(lineage_outbox.c.id)
+        ).all(),
+        write=False,
+    )
+    assert [tuple(row) for row in rows if row.tenant_id == "t1"] == [("t1", "close"), ("t1", "add")]
+    database.engine.dispose()
