@@ -115,7 +115,7 @@ def new(
     with plane_errors():
         written = scaffold(settings.realms_dir, realm, name)
     for path in written:
-        out().print(f"created {path}", markup=False)
+        out().print(f"created {path}", markup=False, soft_wrap=True)
     directory = settings.realms_dir / realm / name
     out().print(
         f"next: artifact-plane operator validate {directory}  and  pytest {directory}",
