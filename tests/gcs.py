@@ -16,9 +16,10 @@ sends no precondition on them). ``test_gcs_emulator.py`` checks the wrapper
 answers as GCS documents. A second wrapper, :func:`_inject_faults`, lets a
 fault test make the next requests answer 5xx or stall (to show retries).
 
-When ``AP_TEST_GCS_URL`` (or ``STORAGE_EMULATOR_HOST``) names a server, that
-server is used as it is; a test that needs preconditions checks the server
-enforces them first.
+When ``AP_TEST_GCS_URL`` (or ``STORAGE_EMULATOR_HOST``) names a server, the
+shared tests use that server as it is (``test_gcs_emulator.py`` then fails if
+it does not enforce preconditions, as the store needs); fault tests always
+start an emulator of their own, since they stop it and make it fail.
 """
 
 from __future__ import annotations
@@ -271,9 +272,9 @@ class Emulator:
         wait_for(lambda: not answers(self.url), "the GCS emulator to stop answering")
 
 
-def emulator_available() -> str | None:
-    """Why no emulator can be had here, or None when one can."""
-    if any(os.environ.get(name) for name in URL_SETTINGS):
+def emulator_available(external_ok: bool = True) -> str | None:
+    """Why no emulator can be had here, or None when one can (``external_ok``: a named server will do)."""
+    if external_ok and server_url() is not None:
         return None
     try:
         import gcp_storage_emulator  # noqa: F401
@@ -340,9 +341,7 @@ def own_emulator(tmp_path: Path) -> Iterator[Emulator]:
     """An emulator of this test's own, keeping its data on disk, which it may stop and restart."""
     from tests.conftest import require_server
 
-    if server_url() is not None:
-        require_server("GCS emulator", "restart tests need gcp-storage-emulator here, not an external server")
-    if reason := emulator_available():
+    if reason := emulator_available(external_ok=False):
         require_server("GCS emulator", reason)
     emulator = Emulator(data_dir=tmp_path / "gcs-emulator")
     emulator.start()
