@@ -153,8 +153,9 @@ def test_scaffolded_operator_validates_and_passes_its_own_test(settings: Setting
     )  # fmt: skip
     assert pytest_run.returncode == 0, pytest_run.stdout + pytest_run.stderr
     assert "1 passed" in pytest_run.stdout
+    ruff = str(Path(sys.executable).parent / "ruff")
     lint = subprocess.run(
-        [str(Path(sys.executable).parent / "ruff"), "check", "--config", str(REPO / "pyproject.toml"), str(directory)],
+        [ruff, "check", "--config", str(REPO / "pyproject.toml"), str(directory)],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert lint.returncode == 0, lint.stdout
