@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from artifact_plane.adapters.sql import SqlDatabase, SqlLineageStore
+from artifact_plane.errors import InvalidInputError
 from artifact_plane.lineage_walk import walk
 from artifact_plane.models import LineageGraph, NodeKind
 from artifact_plane.ports.lineage import Direction
@@ -61,3 +62,16 @@ async def test_a_cut_answer_still_comes_from_the_walk(store: SqlLineageStore) ->
     assert cut.is_partial
     assert cut.truncated_by == ("max_nodes",)
     assert shape(cut) == shape(exact)
+
+
+async def test_a_store_told_to_walk_answers_as_the_cte(store: SqlLineageStore) -> None:
+    await store.add_edges([consumed("root", "run", tenant="t1"), produced("run", "out", tenant="t1")])
+    walker = SqlLineageStore(store.database, traversal="walk")
+    for depth in (0, 1, 2):
+        args = {"depth": depth, "max_nodes": 100}
+        assert shape(await walker.traverse("t1", "root", Direction.DOWNSTREAM, **args)) == shape(
+            await store.traverse("t1", "root", Direction.DOWNSTREAM, **args)
+        )
+    with pytest.raises(InvalidInputError) as err:
+        SqlLineageStore(store.database, traversal="fastest")
+    assert err.value.field == "traversal"
