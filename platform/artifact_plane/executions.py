@@ -35,10 +35,9 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from artifact_plane.errors import InvalidInputError
-from artifact_plane.helpers import resolve_artifact
+from artifact_plane.execution_checks import check_result, resolve_inputs
 from artifact_plane.ids import validate_id
 from artifact_plane.models import (
-    ArtifactRecord,
     ArtifactStatus,
     EdgeKind,
     Execution,
@@ -47,14 +46,12 @@ from artifact_plane.models import (
     Subject,
 )
 from artifact_plane.operators.context import JSON, OperatorContext
-from artifact_plane.operators.manifest import OperatorManifest
 from artifact_plane.operators.registry import OperatorRegistry
 from artifact_plane.operators.schemas import apply_defaults, check
 
 if TYPE_CHECKING:
     from artifact_plane.pipelines import PipelineResult, Step
     from artifact_plane.plane import ArtifactPlane
-    from artifact_plane.scoped import ScopedPlane
     from artifact_plane.staleness import StaleCause
 
 __all__ = ["INVOCATION_TYPE", "Executions", "RunResult", "SubjectExecutions"]
@@ -78,10 +75,6 @@ class RunResult:
     @property
     def execution_id(self) -> str:
         return self.execution.execution_id
-
-
-class HandlerResultError(Exception):
-    """A handler returned something other than IDs of artifacts it wrote."""
 
 
 class Executions:
@@ -146,7 +139,7 @@ class SubjectExecutions:
         values = apply_defaults(manifest.input_schema, params or {})
         check(manifest.input_schema, values, "params")
         scoped = self.plane.for_subject(realm_subject(self.subject, realm))
-        records = await self._inputs(scoped, manifest, inputs or {})
+        records = await resolve_inputs(scoped, manifest, inputs or {})
         execution_id = f"{realm}-{manifest.intent}-{uuid.uuid4().hex[:16]}".replace("_", "-")
         await self.plane.authz.require(
             self.subject,
@@ -223,7 +216,7 @@ class SubjectExecutions:
     async def _run(self, ctx: OperatorContext, handler: Any, started: Execution) -> RunResult:
         try:
             returned = await handler(ctx)
-            outputs = _check_result(ctx, returned)
+            outputs = check_result(ctx, returned)
         except Exception as exc:
             return await self._finish(ctx, started, error=f"{type(exc).__name__}: {exc}")
         except BaseException:
@@ -266,40 +259,6 @@ class SubjectExecutions:
         await self.plane.registry.put_execution(finished)
         return RunResult(finished, outputs if error is None and outputs is not None else {})
 
-    async def _inputs(
-        self, scoped: ScopedPlane, manifest: OperatorManifest, given: Mapping[str, object]
-    ) -> dict[str, ArtifactRecord]:
-        if not isinstance(given, Mapping):
-            raise InvalidInputError(
-                "inputs", "give a mapping of input name to artifact ID or artifact:// name"
-            )
-        unknown = sorted(set(given) - set(manifest.inputs))
-        if unknown:
-            declared = ", ".join(manifest.inputs) or "none"
-            raise InvalidInputError(
-                f"inputs.{unknown[0]}", f"{manifest.ref} takes no such input (it takes: {declared})"
-            )
-        missing = [name for name, spec in manifest.inputs.items() if spec.required and name not in given]
-        if missing:
-            raise InvalidInputError(f"inputs.{missing[0]}", f"{manifest.ref} needs this input")
-        records: dict[str, ArtifactRecord] = {}
-        for name, ref in given.items():
-            record = await resolve_artifact(scoped, ref)
-            spec = manifest.inputs[name]
-            if record.artifact_type != spec.artifact_type:
-                raise InvalidInputError(
-                    f"inputs.{name}",
-                    f"{record.artifact_id} is a {record.artifact_type}; "
-                    f"{manifest.ref} needs a {spec.artifact_type}",
-                )
-            if record.status is not ArtifactStatus.READY:
-                raise InvalidInputError(
-                    f"inputs.{name}",
-                    f"{record.artifact_id} is {record.status.value}, not ready (wait_for_artifact first)",
-                )
-            records[name] = record
-        return records
-
     # ---------------------------------------------- chaining and staleness
 
     async def run_pipeline(self, steps: Sequence[Step]) -> PipelineResult:
@@ -322,23 +281,3 @@ class SubjectExecutions:
         from artifact_plane.staleness import regenerate
 
         return await regenerate(self, artifact_id)
-
-
-def _check_result(ctx: OperatorContext, returned: object) -> dict[str, str | list[str]]:
-    """The handler's result must be a dict of IDs of artifacts this execution wrote."""
-    if not isinstance(returned, dict):
-        raise HandlerResultError(f"handlers return a dict of artifact IDs, got {type(returned).__name__}")
-    written = set(ctx.produced)
-    outputs: dict[str, str | list[str]] = {}
-    for name, value in returned.items():
-        ids = value if isinstance(value, list) else [value]
-        for art_id in ids:
-            if not isinstance(art_id, str) or art_id not in written:
-                shown = repr(art_id)[:60]
-                raise HandlerResultError(
-                    f"output {name!r} is {shown}, not the ID of an artifact this execution wrote "
-                    "(return the IDs ctx.write gives back, never data)"
-                )
-        outputs[str(name)] = value
-    check(ctx.operator.output_schema, outputs, "outputs")
-    return outputs
