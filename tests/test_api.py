@@ -9,36 +9,31 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
-import socket
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from pydantic import SecretStr
-from starlette.applications import Starlette
 
 from artifact_plane.api.app import create_app
-from artifact_plane.api.auth import mint_token
-from artifact_plane.demo import DemoGraph, build_demo
-from artifact_plane.models import Subject
-from artifact_plane.plane import ArtifactPlane, open_plane
+from artifact_plane.demo import DemoGraph
+from artifact_plane.plane import ArtifactPlane
 from artifact_plane.settings import Settings
-
-REPO = Path(__file__).resolve().parents[1]
-SECRET = "test-secret-" + "x" * 40
-TENANT = "acme"
-ALICE = Subject(id="alice", tenant=TENANT, roles=("writer",))
-ADMIN = Subject(id="ada", tenant=TENANT, roles=("admin",))
-BOB_OTHER_TENANT = Subject(id="bob", tenant="globex", roles=("admin",))
-READER = Subject(id="rita", tenant=TENANT, roles=("reader",))
+from tests.api_server import (
+    ADMIN,
+    ALICE,
+    BOB_OTHER_TENANT,
+    READER,
+    asgi_client,
+    auth,
+    client_for,
+    codes,
+    factory_for,
+    gql,
+    make_settings,
+)
 
 ARTIFACT = "query($id: ID!) { artifact(id: $id) { id artifactType realm sha256 sizeBytes contentType tags } }"
 CREATE = "mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { artifactId } }"
@@ -52,82 +47,6 @@ LINEAGE = """query($id: ID!, $dir: LineageDirection!, $depth: Int!, $max: Int) {
     root isPartial truncatedBy nodes { id kind realm redacted } edges { kind sourceId targetId }
   }
 }"""
-
-
-def auth(
-    subject: Subject, secret: str = SECRET, ttl: timedelta | None = timedelta(minutes=5)
-) -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(secret, subject, ttl=ttl)}"}
-
-
-def make_settings(kind: str, tmp_path: Path) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path / "data",
-        "policy_dir": REPO / "policies",
-        "realms_dir": REPO / "realms",
-        "jwt_secret": SecretStr(SECRET),
-        "_env_file": None,
-    }
-    if kind == "memory":
-        values.update(registry_url="memory", payloads_url="memory", policy_url="memory")
-    return Settings(**values)
-
-
-PlaneHook = Callable[[ArtifactPlane], Any]
-
-
-def factory_for(
-    settings: Settings, demo: dict[str, DemoGraph], hook: PlaneHook | None = None
-) -> Callable[[], AbstractAsyncContextManager[ArtifactPlane]]:
-    """Open the plane in the server's own event loop and seed it with the demo graph."""
-
-    @asynccontextmanager
-    async def factory() -> AsyncIterator[ArtifactPlane]:
-        async with open_plane(settings) as plane:
-            demo["graph"] = await build_demo(plane, tenant=TENANT)
-            if hook is not None:
-                hook(plane)
-            yield plane
-
-    return factory
-
-
-@contextmanager
-def uvicorn_thread(app: Starlette) -> Iterator[str]:
-    """Serve ``app`` on a free loopback port; yield its base URL once /healthz answers."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    try:
-        while True:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if not thread.is_alive():
-                raise RuntimeError("uvicorn exited before it was ready (see the log above)")
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{base}/healthz did not answer within 20s")
-            threading.Event().wait(0.02)  # poll interval, bounded by the deadline
-        yield base
-    finally:
-        server.should_exit = True
-        thread.join(timeout=20)
-        sock.close()
-
-
-@asynccontextmanager
-async def asgi_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
 
 
 @pytest.fixture(params=["memory", "embedded"])
@@ -145,27 +64,8 @@ async def client(
     request: pytest.FixtureRequest, settings: Settings, demo: dict[str, DemoGraph]
 ) -> AsyncIterator[httpx.AsyncClient]:
     app = create_app(settings, plane_factory=factory_for(settings, demo))
-    if request.param == "asgi":
-        async with asgi_client(app) as client:
-            yield client
-    else:
-        with uvicorn_thread(app) as base:
-            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
-                yield client
-
-
-async def gql(
-    client: httpx.AsyncClient, query: str, subject: Subject | None = ADMIN, **variables: Any
-) -> dict[str, Any]:
-    headers = auth(subject) if subject is not None else {}
-    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
-    assert response.status_code == 200, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def codes(body: dict[str, Any]) -> list[str]:
-    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+    async with client_for(app, request.param) as client:
+        yield client
 
 
 # ----------------------------------------------------------------- probes

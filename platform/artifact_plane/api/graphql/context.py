@@ -12,7 +12,7 @@ from starlette.websockets import WebSocket
 from artifact_plane.api.auth import TokenVerifier
 from artifact_plane.api.graphql.loaders import Loaders
 from artifact_plane.api.intents import IntentRunner
-from artifact_plane.errors import AuthenticationError
+from artifact_plane.errors import ArtifactPlaneError, AuthenticationError, BackendUnavailableError
 from artifact_plane.models import Subject
 from artifact_plane.plane import ArtifactPlane
 from artifact_plane.scoped import ScopedPlane
@@ -39,7 +39,7 @@ class ApiContext:
     request_id: str
     intents: IntentRunner | None = None
     subject: Subject | None = None
-    auth_error: AuthenticationError | None = None
+    auth_error: ArtifactPlaneError | None = None
     connection_params: dict[str, Any] | None = None
     _loaders: Loaders | None = field(default=None, repr=False)
 
@@ -56,7 +56,7 @@ class ApiContext:
             if isinstance(header, str):
                 try:
                     self.subject = await self.verifier.subject_from_header(header)
-                except AuthenticationError as exc:
+                except (AuthenticationError, BackendUnavailableError) as exc:
                     self.auth_error = exc
         return self.require_subject()
 

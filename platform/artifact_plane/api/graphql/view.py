@@ -9,7 +9,7 @@ from strawberry.asgi import GraphQL
 
 from artifact_plane.api.errors import new_request_id
 from artifact_plane.api.graphql.context import ApiContext
-from artifact_plane.errors import AuthenticationError
+from artifact_plane.errors import AuthenticationError, BackendUnavailableError
 
 REQUEST_ID_HEADER = "X-Request-ID"
 
@@ -35,7 +35,7 @@ class PlaneGraphQL(GraphQL[ApiContext, None]):
             return context  # the token may come in the connection_init payload
         try:
             context.subject = await state.verifier.subject_from_header(header)
-        except AuthenticationError as exc:
+        except (AuthenticationError, BackendUnavailableError) as exc:
             # Not fatal here: introspection and GraphiQL work without a token; fields say UNAUTHENTICATED.
             context.auth_error = exc
         return context

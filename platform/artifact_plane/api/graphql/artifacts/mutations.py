@@ -34,6 +34,7 @@ async def create_artifact(info: Info, input: CreateArtifactInput) -> CreateArtif
             content_type=input.content_type,
             realm=input.realm,
             tags=input.tags,
+            status=input.status.value,
         )
     else:
         if input.realm is not None:
@@ -46,6 +47,7 @@ async def create_artifact(info: Info, input: CreateArtifactInput) -> CreateArtif
             artifact_type=input.artifact_type,
             content_type=input.content_type,
             tags=input.tags,
+            status=input.status.value,
         )
     return CreateArtifactPayload(artifact_id=strawberry.ID(artifact_id))
 

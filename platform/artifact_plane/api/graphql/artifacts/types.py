@@ -138,6 +138,10 @@ class CreateArtifactInput:
     )
     version: str | None = None
     mode: WriteMode = WriteMode.UPSERT
+    status: ArtifactStatusEnum = strawberry.field(
+        default=ArtifactStatusEnum.READY,
+        description="READY, or PENDING to fill in later (then setArtifactStatus).",
+    )
 
 
 @strawberry.input(description="A new version of a name. Give exactly one of `text` and `base64`.")

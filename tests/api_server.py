@@ -1,0 +1,172 @@
+"""What the API tests share: settings, tokens, the app in process and under a real uvicorn."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from pydantic import SecretStr
+from starlette.applications import Starlette
+
+from artifact_plane.api.auth import mint_token
+from artifact_plane.demo import build_demo
+from artifact_plane.models import Subject
+from artifact_plane.plane import ArtifactPlane, open_plane
+from artifact_plane.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+SECRET = "test-secret-" + "x" * 40
+TENANT = "acme"
+ALICE = Subject(id="alice", tenant=TENANT, roles=("writer",))
+ADMIN = Subject(id="ada", tenant=TENANT, roles=("admin",))
+BOB_OTHER_TENANT = Subject(id="bob", tenant="globex", roles=("admin",))
+READER = Subject(id="rita", tenant=TENANT, roles=("reader",))
+STARTUP_SECONDS = 20
+POLL_SECONDS = 0.02
+
+PlaneHook = Callable[[ArtifactPlane], Any]
+
+
+def auth(
+    subject: Subject, secret: str = SECRET, ttl: timedelta | None = timedelta(minutes=5)
+) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(secret, subject, ttl=ttl)}"}
+
+
+def make_settings(kind: str, tmp_path: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "data_dir": tmp_path / "data",
+        "policy_dir": REPO / "policies",
+        "realms_dir": REPO / "realms",
+        "jwt_secret": SecretStr(SECRET),
+        "_env_file": None,
+    }
+    if kind == "memory":
+        values.update(registry_url="memory", payloads_url="memory", policy_url="memory")
+    values.update(overrides)
+    return Settings(**values)
+
+
+def factory_for(
+    settings: Settings, demo: dict[str, Any], hook: PlaneHook | None = None
+) -> Callable[[], AbstractAsyncContextManager[ArtifactPlane]]:
+    """Open the plane in the server's own event loop and seed it with the demo graph."""
+
+    @asynccontextmanager
+    async def factory() -> AsyncIterator[ArtifactPlane]:
+        async with open_plane(settings) as plane:
+            demo["graph"] = await build_demo(plane, tenant=TENANT)
+            demo["plane"] = plane
+            if hook is not None:
+                hook(plane)
+            yield plane
+
+    return factory
+
+
+def wait_until_healthy(base: str, alive: Callable[[], bool], what: str) -> None:
+    """Poll ``/healthz`` until it answers 200, with a deadline."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if not alive():
+            raise RuntimeError(f"{what} exited before it was ready (see the log above)")
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{base}/healthz did not answer within {STARTUP_SECONDS}s")
+        threading.Event().wait(POLL_SECONDS)  # poll interval, bounded by the deadline
+
+
+@contextmanager
+def uvicorn_thread(app: Starlette) -> Iterator[str]:
+    """Serve ``app`` on a free loopback port; yield its base URL once /healthz answers."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, thread.is_alive, "uvicorn")
+        yield base
+    finally:
+        server.should_exit = True
+        thread.join(timeout=20)
+        sock.close()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serve_process(env: dict[str, str], cwd: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``artifact-plane serve`` in its own process; yields its base URL and the process."""
+    port = free_port()
+    command = [sys.executable, "-m", "artifact_plane.cli.main", "serve", "--port", str(port)]
+    command += ["--log-level", "warning"]
+    full_env = {**os.environ, "PYTHONPATH": str(REPO / "platform"), **env}
+    process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_healthy(base, lambda: process.poll() is None, "artifact-plane serve")
+        yield base, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+@asynccontextmanager
+async def asgi_client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+@asynccontextmanager
+async def client_for(app: Starlette, mode: str) -> AsyncIterator[httpx.AsyncClient]:
+    """The app in process (``asgi``) or behind a real uvicorn (``uvicorn``)."""
+    if mode == "asgi":
+        async with asgi_client(app) as client:
+            yield client
+    else:
+        with uvicorn_thread(app) as base:
+            async with httpx.AsyncClient(base_url=base, timeout=30) as client:
+                yield client
+
+
+async def gql(
+    client: httpx.AsyncClient, query: str, subject: Subject | None = ADMIN, **variables: Any
+) -> dict[str, Any]:
+    headers = auth(subject) if subject is not None else {}
+    response = await client.post("/graphql", json={"query": query, "variables": variables}, headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def codes(body: dict[str, Any]) -> list[str]:
+    return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]

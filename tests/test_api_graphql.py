@@ -1,0 +1,477 @@
+"""Every GraphQL query and mutation, every error code, cross-tenant isolation, batching.
+
+One embedded plane (SQLite + directory + Rego with the repository's
+policies) per module and transport: in process (httpx ASGI transport) and
+behind a real uvicorn server. Tests keep apart by writing their own names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from artifact_plane.api.app import create_app
+from artifact_plane.models import Subject
+from artifact_plane.plane import ArtifactPlane
+from tests.api_server import (
+    ALICE,
+    BOB_OTHER_TENANT,
+    READER,
+    TENANT,
+    client_for,
+    codes,
+    gql,
+    make_settings,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+CREATE = "mutation($input: CreateArtifactInput!) { createArtifact(input: $input) { artifactId } }"
+WRITE = """mutation($input: WriteArtifactInput!) {
+  writeArtifact(input: $input) { artifactId artifact { id uri version status tags } }
+}"""
+ARTIFACT = """query($id: ID!) { artifact(id: $id) {
+  id status realm artifactType
+  producedBy { id intent inputs { id } }
+  consumedBy { id intent outputs { id } }
+} }"""
+BY_URI = "query($uri: String!, $v: String) { artifactByUri(uri: $uri, version: $v) { id version } }"
+VERSIONS = "query($uri: String!) { versions(uri: $uri) { id version } }"
+PAGE = """query($filter: ArtifactFilter, $first: Int, $after: String) {
+  artifacts(filter: $filter, first: $first, after: $after) {
+    edges { node { id } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+EXECUTION = """query($id: ID!) { execution(id: $id) {
+  id intent realm status inputIds outputIds inputs { id } outputs { id } startedAt
+} }"""
+REGISTER = """mutation($input: RegisterLineageInput!) {
+  registerLineage(input: $input) { executionId inputIds outputIds }
+}"""
+LINEAGE = """query($id: ID!, $dir: LineageDirection!, $depth: Int!, $first: Int, $after: String) {
+  lineage(artifactId: $id, direction: $dir, depth: $depth, first: $first, after: $after) {
+    root isPartial totalNodes nodes { id kind } edges { kind sourceId targetId }
+    pageInfo { hasNextPage endCursor }
+  }
+}"""
+SET_STATUS = (
+    "mutation($id: ID!, $s: ArtifactStatus!) { setArtifactStatus(id: $id, status: $s) { id status } }"
+)
+DELETE = "mutation($id: ID!) { deleteArtifact(id: $id) { artifactId deletedAt } }"
+WAIT = "query($id: ID!, $t: Float!) { waitForArtifact(id: $id, timeoutSeconds: $t) { id status } }"
+DECISIONS = """query($filter: PolicyDecisionFilter, $first: Int, $after: String) {
+  policyDecisions(filter: $filter, first: $first, after: $after) {
+    edges { node { id subjectId action resourceRef allow reasons } } pageInfo { hasNextPage endCursor }
+  }
+}"""
+RUN_INTENT = "mutation($input: RunIntentInput!) { runIntent(input: $input) { id } }"
+
+
+class Api:
+    """A client on the shared server, and the plane behind it (to watch what it is asked)."""
+
+    def __init__(self, client: httpx.AsyncClient, plane: ArtifactPlane) -> None:
+        self.client = client
+        self.plane = plane
+
+    async def __call__(self, query: str, subject: Subject | None = ALICE, **variables: Any) -> dict[str, Any]:
+        return await gql(self.client, query, subject, **variables)
+
+    async def ok(self, query: str, subject: Subject | None = ALICE, **variables: Any) -> dict[str, Any]:
+        body = await self(query, subject, **variables)
+        assert "errors" not in body, body
+        data: dict[str, Any] = body["data"]
+        return data
+
+    async def create(self, text: str, subject: Subject = ALICE, **fields: Any) -> str:
+        given = {"artifactType": "note", "text": text, "realm": "content", **fields}
+        data = await self.ok(CREATE, subject, input=given)
+        artifact_id: str = data["createArtifact"]["artifactId"]
+        return artifact_id
+
+
+@pytest.fixture(scope="module")
+def module_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("api-graphql")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["asgi", "uvicorn"])
+async def api(request: pytest.FixtureRequest, module_dir: Path) -> AsyncIterator[Api]:
+    settings = make_settings("embedded", module_dir / request.param)
+    app = create_app(settings)
+    async with client_for(app, request.param) as client:
+        yield Api(client, app.state.plane)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+# ------------------------------------------------------------ queries
+
+
+async def test_artifact_with_its_producing_and_consuming_executions(api: Api) -> None:
+    source = await api.create(unique("source"))
+    made = await api.create(unique("made"))
+    run, later = unique("exec"), unique("exec")
+    await api.ok(
+        REGISTER, input={"executionId": run, "inputs": [source], "outputs": [made], "intent": "derive"}
+    )
+    await api.ok(REGISTER, input={"executionId": later, "inputs": [made], "intent": "publish"})
+
+    art = (await api.ok(ARTIFACT, id=made))["artifact"]
+
+    assert art["id"] == made
+    assert art["status"] == "READY"
+    assert art["producedBy"] == [{"id": run, "intent": "derive", "inputs": [{"id": source}]}]
+    assert art["consumedBy"] == [{"id": later, "intent": "publish", "outputs": []}]
+
+
+async def test_artifacts_filters_each_narrow_the_page(api: Api) -> None:
+    kind = unique("kind")
+    tag = unique("tag")
+    base = f"artifact://insights/{unique('f')}"
+    first = await api.ok(
+        WRITE, input={"uri": f"{base}/a.md", "text": "a", "artifactType": kind, "tags": [tag]}
+    )
+    await api.ok(WRITE, input={"uri": f"{base}/b.md", "text": "b", "artifactType": kind, "version": "2.0.0"})
+    pending = await api.create(unique("p"), artifactType=kind, status="PENDING")
+    a_id = first["writeArtifact"]["artifactId"]
+    created_at = (await api.ok("query($id: ID!) { artifact(id: $id) { createdAt } }", id=a_id))["artifact"]
+
+    async def ids(**filters: Any) -> set[str]:
+        page = (await api.ok(PAGE, filter={"artifactType": kind, **filters}, first=50))["artifacts"]
+        return {edge["node"]["id"] for edge in page["edges"]}
+
+    everything = await ids()
+    assert len(everything) == 3
+    assert await ids(tags=[tag]) == {a_id}
+    assert await ids(status=["PENDING"]) == {pending}
+    assert await ids(realm="content") == {pending}
+    assert await ids(uri=f"{base}/*.md") == everything - {pending}
+    assert len(await ids(minVersion="2.0.0")) == 1
+    assert a_id not in await ids(minVersion="2.0.0")
+    assert await ids(createdBefore=created_at["createdAt"]) == set()
+    assert a_id in await ids(createdAfter="2000-01-01T00:00:00+00:00")
+
+
+async def test_artifacts_pages_follow_the_cursor_without_repeats(api: Api) -> None:
+    kind = unique("paged")
+    made = [await api.create(unique("item"), artifactType=kind) for _ in range(5)]
+    seen: list[str] = []
+    after = None
+    while True:
+        page = (await api.ok(PAGE, filter={"artifactType": kind}, first=2, after=after))["artifacts"]
+        seen += [edge["node"]["id"] for edge in page["edges"]]
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert seen == made
+
+
+async def test_artifact_by_uri_and_versions(api: Api) -> None:
+    uri = f"artifact://insights/{unique('named')}/report.md"
+    one = (await api.ok(WRITE, input={"uri": uri, "text": "v1"}))["writeArtifact"]
+    two = (await api.ok(WRITE, input={"uri": uri, "text": "v2"}))["writeArtifact"]
+    assert (one["artifact"]["version"], two["artifact"]["version"]) == ("1.0.0", "1.0.1")
+
+    newest = (await api.ok(BY_URI, uri=uri))["artifactByUri"]
+    pinned = (await api.ok(BY_URI, uri=uri, v="1.0.0"))["artifactByUri"]
+    history = (await api.ok(VERSIONS, uri=uri))["versions"]
+
+    assert newest == {"id": two["artifactId"], "version": "1.0.1"}
+    assert pinned == {"id": one["artifactId"], "version": "1.0.0"}
+    assert [v["version"] for v in history] == ["1.0.0", "1.0.1"]
+    missing = await api(BY_URI, uri=uri, v="9.9.9")
+    assert codes(missing) == ["NOT_FOUND"]
+
+
+async def test_execution_by_id(api: Api) -> None:
+    source, made = await api.create(unique("in")), await api.create(unique("out"))
+    run = unique("exec")
+    await api.ok(
+        REGISTER, input={"executionId": run, "inputs": [source], "outputs": [made], "intent": "join"}
+    )
+
+    execution = (await api.ok(EXECUTION, id=run))["execution"]
+
+    assert execution["intent"] == "join"
+    assert execution["status"] == "SUCCEEDED"
+    assert (execution["inputIds"], execution["outputIds"]) == ([source], [made])
+    assert execution["inputs"] == [{"id": source}]
+    assert execution["outputs"] == [{"id": made}]
+    assert codes(await api(EXECUTION, id=unique("nope"))) == ["NOT_FOUND"]
+
+
+async def chain(api: Api, length: int) -> list[str]:
+    """a0 -e-> a1 -e-> ... : ``length`` artifacts joined by executions."""
+    artifacts = [await api.create(unique("chain"))]
+    for _ in range(length - 1):
+        nxt = await api.create(unique("chain"))
+        await api.ok(
+            REGISTER, input={"executionId": unique("step"), "inputs": [artifacts[-1]], "outputs": [nxt]}
+        )
+        artifacts.append(nxt)
+    return artifacts
+
+
+async def test_lineage_pages_deliver_every_node_and_edge_once(api: Api) -> None:
+    artifacts = await chain(api, 4)
+    whole = (await api.ok(LINEAGE, id=artifacts[0], dir="DOWNSTREAM", depth=5))["lineage"]
+    assert whole["totalNodes"] == 7  # 4 artifacts and 3 executions
+    assert {n["id"] for n in whole["nodes"] if n["kind"] == "ARTIFACT"} == set(artifacts)
+    assert len(whole["edges"]) == 6
+    assert whole["pageInfo"]["hasNextPage"] is False
+
+    nodes: list[str] = []
+    edges: list[tuple[str, str]] = []
+    after = None
+    while True:
+        page = (await api.ok(LINEAGE, id=artifacts[0], dir="DOWNSTREAM", depth=5, first=3, after=after))[
+            "lineage"
+        ]
+        nodes += [n["id"] for n in page["nodes"]]
+        edges += [(e["sourceId"], e["targetId"]) for e in page["edges"]]
+        for source, target in edges:
+            assert {source, target} <= set(nodes)  # an edge comes once both its ends have
+        if not page["pageInfo"]["hasNextPage"]:
+            break
+        after = page["pageInfo"]["endCursor"]
+    assert nodes == [n["id"] for n in whole["nodes"]]
+    assert sorted(edges) == sorted((e["sourceId"], e["targetId"]) for e in whole["edges"])
+
+    upstream = (await api.ok(LINEAGE, id=artifacts[-1], dir="UPSTREAM", depth=1))["lineage"]
+    assert {n["id"] for n in upstream["nodes"] if n["kind"] == "ARTIFACT"} == set(artifacts[-2:])
+    both = (await api.ok(LINEAGE, id=artifacts[1], dir="BOTH", depth=1))["lineage"]
+    assert {n["id"] for n in both["nodes"] if n["kind"] == "ARTIFACT"} == set(artifacts[:3])
+    bad = await api(LINEAGE, id=artifacts[0], dir="DOWNSTREAM", depth=1, after="bm90LWEtY3Vyc29y")
+    assert codes(bad) == ["INVALID_INPUT"]
+
+
+async def test_policy_decisions_are_the_callers_own_and_page(api: Api) -> None:
+    rita = Subject(id=unique("rita"), tenant=TENANT, roles=("reader",))
+    target = await api.create(unique("audited"))
+    await api.ok(ARTIFACT, rita, id=target)
+    denied = await api(CREATE, rita, input={"artifactType": "x", "text": "no", "realm": "content"})
+    assert codes(denied) == ["FORBIDDEN"]
+
+    mine = (await api.ok(DECISIONS, rita, first=50))["policyDecisions"]
+    rows = [edge["node"] for edge in mine["edges"]]
+    assert {row["subjectId"] for row in rows} == {rita.id}
+    assert any(
+        r["action"] == "read" and r["resourceRef"] == f"artifact_id:{target}" and r["allow"] for r in rows
+    )
+    refusal = next(r for r in rows if r["action"] == "create")
+    assert refusal["allow"] is False
+    assert any("roles" in reason for reason in refusal["reasons"])
+    only_denials = (await api.ok(DECISIONS, rita, filter={"allow": False}))["policyDecisions"]["edges"]
+    assert [edge["node"]["id"] for edge in only_denials] == [refusal["id"]]
+
+    first_page = (await api.ok(DECISIONS, rita, first=1))["policyDecisions"]
+    second_page = await api.ok(DECISIONS, rita, first=1, after=first_page["pageInfo"]["endCursor"])
+    assert first_page["pageInfo"]["hasNextPage"] is True
+    assert second_page["policyDecisions"]["edges"][0]["node"]["id"] == rows[1]["id"]
+
+    others = await api(DECISIONS, rita, filter={"subjectId": ALICE.id})
+    assert codes(others) == ["FORBIDDEN"]
+    assert "audit" in others["errors"][0]["extensions"]["reasons"][0]
+
+
+# ----------------------------------------------------------- mutations
+
+
+async def test_create_pending_then_set_status_and_refuse_a_bad_move(api: Api) -> None:
+    pending = await api.create(unique("later"), status="PENDING")
+    ready = (await api.ok(SET_STATUS, id=pending, s="READY"))["setArtifactStatus"]
+    assert ready == {"id": pending, "status": "READY"}
+    back = await api(SET_STATUS, id=pending, s="PENDING")
+    assert codes(back) == ["INVALID_INPUT"]
+    assert "ready to pending" in back["errors"][0]["message"]
+
+
+async def test_write_fail_if_exists_conflicts(api: Api) -> None:
+    uri = f"artifact://insights/{unique('once')}.md"
+    await api.ok(WRITE, input={"uri": uri, "text": "1", "mode": "FAIL_IF_EXISTS"})
+    again = await api(WRITE, input={"uri": uri, "text": "2", "mode": "FAIL_IF_EXISTS"})
+    assert codes(again) == ["CONFLICT"]
+    assert len((await api.ok(VERSIONS, uri=uri))["versions"]) == 1  # nothing more was written
+
+
+async def test_delete_then_it_is_gone(api: Api) -> None:
+    doomed = await api.create(unique("doomed"))
+    deleted = (await api.ok(DELETE, id=doomed))["deleteArtifact"]
+    assert deleted["artifactId"] == doomed
+    assert codes(await api(ARTIFACT, id=doomed)) == ["NOT_FOUND"]
+    assert codes(await api(DELETE, id=doomed)) == ["NOT_FOUND"]
+
+
+async def test_register_lineage_errors(api: Api) -> None:
+    made = await api.create(unique("out"))
+    missing = await api(
+        REGISTER, input={"executionId": unique("e"), "inputs": [unique("ghost")], "outputs": [made]}
+    )
+    assert codes(missing) == ["NOT_FOUND"]
+    reader = await api(REGISTER, READER, input={"executionId": unique("e"), "outputs": [made]})
+    assert codes(reader) == ["FORBIDDEN"]
+    bad = await api(REGISTER, input={"executionId": "../x", "outputs": [made]})
+    assert codes(bad) == ["INVALID_INPUT"]
+
+
+async def test_run_intent_refuses_an_unknown_realm(api: Api) -> None:
+    body = await api(RUN_INTENT, input={"realm": "insights", "intent": "interpret", "inputs": {}})
+    assert codes(body) == ["INVALID_INPUT"]
+    assert body["errors"][0]["extensions"]["field"] == "realm"
+    assert "unknown realm 'insights'" in body["errors"][0]["message"]
+    assert body["data"] == {"runIntent": None}
+
+
+async def test_wait_for_artifact_returns_when_it_leaves_pending(api: Api) -> None:
+    pending = await api.create(unique("awaited"), status="PENDING")
+    waiting = asyncio.ensure_future(api.ok(WAIT, id=pending, t=20.0))
+    await asyncio.sleep(
+        0
+    )  # let the wait start before the change (not a timing assumption: either order works)
+    await api.ok(SET_STATUS, id=pending, s="FAILED")
+    done = await asyncio.wait_for(waiting, timeout=20)
+    assert done["waitForArtifact"] == {"id": pending, "status": "FAILED"}
+    still = await api.create(unique("still"), status="PENDING")
+    timed_out = await api(WAIT, id=still, t=0.05)
+    assert codes(timed_out) == ["DEADLINE_EXCEEDED"]
+
+
+# ------------------------------------------------------- isolation, codes
+
+
+async def test_another_tenant_sees_nothing_of_this_one(api: Api) -> None:
+    uri = f"artifact://insights/{unique('private')}.md"
+    mine = (await api.ok(WRITE, input={"uri": uri, "text": "secret"}))["writeArtifact"]["artifactId"]
+    run = unique("exec")
+    await api.ok(REGISTER, input={"executionId": run, "outputs": [mine]})
+    ghost, ghost_run = unique("ghost"), unique("ghost-exec")
+
+    def same(theirs: dict[str, Any], missing: dict[str, Any], real: str, fake: str) -> None:
+        assert codes(theirs) == codes(missing) == ["NOT_FOUND"]
+        assert theirs["errors"][0]["message"] == missing["errors"][0]["message"].replace(fake, real)
+
+    bob = BOB_OTHER_TENANT
+    same(await api(ARTIFACT, bob, id=mine), await api(ARTIFACT, bob, id=ghost), mine, ghost)
+    same(await api(EXECUTION, bob, id=run), await api(EXECUTION, bob, id=ghost_run), run, ghost_run)
+    same(
+        await api(LINEAGE, bob, id=mine, dir="BOTH", depth=1),
+        await api(LINEAGE, bob, id=ghost, dir="BOTH", depth=1),
+        mine,
+        ghost,
+    )
+    same(
+        await api(SET_STATUS, bob, id=mine, s="EXPIRED"),
+        await api(SET_STATUS, bob, id=ghost, s="EXPIRED"),
+        mine,
+        ghost,
+    )
+    same(await api(DELETE, bob, id=mine), await api(DELETE, bob, id=ghost), mine, ghost)
+    same(
+        await api(REGISTER, bob, input={"executionId": "e1", "inputs": [mine]}),
+        await api(REGISTER, bob, input={"executionId": "e1", "inputs": [ghost]}),
+        mine,
+        ghost,
+    )
+    assert codes(await api(BY_URI, bob, uri=uri)) == ["NOT_FOUND"]
+    assert (await api.ok(VERSIONS, bob, uri=uri))["versions"] == []
+    page = (await api.ok(PAGE, bob, filter={"uri": "artifact://insights/**"}, first=100))["artifacts"]
+    assert mine not in {edge["node"]["id"] for edge in page["edges"]}
+    theirs = (await api.ok(DECISIONS, bob, first=100))["policyDecisions"]["edges"]
+    assert all(mine not in edge["node"]["resourceRef"] for edge in theirs)
+    assert (await api.ok(ARTIFACT, id=mine))["artifact"]["status"] == "READY"  # untouched
+
+
+async def test_missing_token_on_every_operation_is_unauthenticated(api: Api) -> None:
+    for query, variables in [
+        (ARTIFACT, {"id": "a"}),
+        (PAGE, {}),
+        (BY_URI, {"uri": "artifact://x/y"}),
+        (VERSIONS, {"uri": "artifact://x/y"}),
+        (EXECUTION, {"id": "e"}),
+        (LINEAGE, {"id": "a", "dir": "BOTH", "depth": 1}),
+        (DECISIONS, {}),
+        (WAIT, {"id": "a", "t": 0.0}),
+        (CREATE, {"input": {"artifactType": "x", "text": "a"}}),
+        (WRITE, {"input": {"uri": "artifact://x/y", "text": "a"}}),
+        (SET_STATUS, {"id": "a", "s": "READY"}),
+        (DELETE, {"id": "a"}),
+        (REGISTER, {"input": {"executionId": "e"}}),
+        (RUN_INTENT, {"input": {"realm": "r", "intent": "i"}}),
+    ]:
+        body = await api(query, None, **variables)
+        assert codes(body) == ["UNAUTHENTICATED"], query
+        assert "Authorization: Bearer" in body["errors"][0]["message"]
+
+
+# ------------------------------------------------------------- batching
+
+
+Counted = dict[str, int]
+
+
+def count_calls(plane: ArtifactPlane, names: list[tuple[object, str]]) -> tuple[Counted, Callable[[], None]]:
+    """Count calls to the real methods (they still run); returns the counts and an undo."""
+    counts: Counted = {}
+    originals = []
+    for owner, name in names:
+        real: Callable[..., Awaitable[Any]] = getattr(owner, name)
+        key = f"{type(owner).__name__}.{name}"
+        counts[key] = 0
+
+        async def spy(*args: Any, _real: Any = real, _key: str = key, **kwargs: Any) -> Any:
+            counts[_key] += 1
+            return await _real(*args, **kwargs)
+
+        originals.append((owner, name))
+        setattr(owner, name, spy)
+
+    def undo() -> None:
+        for owner, name in originals:
+            delattr(owner, name)
+
+    return counts, undo
+
+
+async def test_a_page_with_its_lineage_is_a_few_batched_calls_not_one_per_row(api: Api) -> None:
+    kind = unique("batched")
+    rows = 12
+    for _ in range(rows):
+        source = await api.create(unique("src"), artifactType=kind)
+        out = await api.create(unique("out"))
+        await api.ok(REGISTER, input={"executionId": unique("e"), "inputs": [source], "outputs": [out]})
+    query = """query($f: ArtifactFilter) { artifacts(filter: $f, first: 50) { edges { node {
+      id consumedBy { id intent outputs { id artifactType } } producedBy { id }
+    } } } }"""
+    plane = api.plane
+    counts, undo = count_calls(
+        plane,
+        [
+            (plane.lineage, "neighbors"),
+            (plane.registry, "get_many"),
+            (plane.registry, "get_executions"),
+            (plane.registry, "get_artifact"),
+        ],
+    )
+    try:
+        data = await api.ok(query, f={"artifactType": kind})
+    finally:
+        undo()
+    edges = data["artifacts"]["edges"]
+    assert len(edges) == rows
+    assert all(len(edge["node"]["consumedBy"]) == 1 for edge in edges)
+    assert all(len(edge["node"]["consumedBy"][0]["outputs"]) == 1 for edge in edges)
+    # One call per loader level, whatever the number of rows.
+    assert counts["SqlLineageStore.neighbors"] == 2  # consumedBy and producedBy, each batched
+    assert counts["SqlRegistry.get_executions"] == 1
+    assert counts["SqlRegistry.get_many"] <= 3
+    assert counts["SqlRegistry.get_artifact"] == 0
