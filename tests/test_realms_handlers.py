@@ -13,10 +13,10 @@ import math
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
+import pytest_asyncio
 
 from artifact_plane.executions import Executions, SubjectExecutions
 from artifact_plane.ids import ID_PATTERN
@@ -56,9 +56,13 @@ class Chain:
         return json.loads(await self.text(step, output))
 
 
-@pytest.fixture
-async def chain(tmp_path: Path) -> AsyncIterator[Chain]:
-    async for plane in open_test_plane("embedded", tmp_path):
+# One pipeline run serves every test of the module (the tests only read).
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def chain(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Chain]:
+    async for plane in open_test_plane("embedded", tmp_path_factory.mktemp("realms")):
         dataset = await put_dataset(plane)
         runner = Executions(plane, OperatorRegistry.discover([REPO / "realms"])).for_subject(ADA)
         steps = [Step("content", "analyze", {"dataset": dataset}, STEPS[0].params), *STEPS[1:3]]
