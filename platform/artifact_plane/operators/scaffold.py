@@ -142,7 +142,7 @@ def scaffold(realms_dir: Path, realm: str, name: str) -> list[Path]:
     if not ID_PATTERN.fullmatch(realm) or not INTENT.fullmatch(realm):
         raise InvalidInputError("realm", f"{realm!r} must be lower-case letters, digits or '_'")
     if not INTENT.fullmatch(name):
-        raise InvalidInputError("name", f"{name!r} must be lower-case letters, digits or '_' (e.g. summarise)")
+        raise InvalidInputError("name", f"{name!r} must be lower-case letters, digits or '_' (e.g. tally)")
     directory = realms_dir / realm / name
     if directory.exists():
         raise ConflictError(str(directory), "exists already; pick another name or bump its version by hand")
