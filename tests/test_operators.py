@@ -16,6 +16,7 @@ from artifact_plane.operators.loading import load_handler
 from artifact_plane.operators.manifest import load_manifest, parse_manifest
 from artifact_plane.operators.schemas import sample
 from artifact_plane.operators.validate import validate_directory
+from artifact_plane.settings import Settings
 from tests.plane_fixtures import REPO, settings_for
 
 BASE: dict[str, Any] = {
@@ -284,3 +285,15 @@ async def test_validation_reports_each_failure(tmp_path: Path) -> None:
     (broken / "artifact.yaml").write_text(textwrap.dedent("id: x\n"))
     report = await validate_directory(broken, settings)
     assert [(c.name, c.ok) for c in report.checks] == [("manifest", False)]
+
+
+def test_configured_operator_directories_are_scanned(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    extra = tmp_path / "extra-ops"
+    make(extra, "echo")
+    monkeypatch.setenv("AP_OPERATOR_DIRS", f'["{extra}"]')
+    settings = Settings(realms_dir=REPO / "realms", _env_file=None)  # type: ignore[call-arg]
+    assert settings.operator_dirs == [extra]
+    registry = OperatorRegistry.from_settings(settings)
+    assert registry.find("content", "echo").directory == (extra / "echo").resolve()
+    assert registry.find("content", "analyze").id == "content.analyze"
+    assert registry.get("builtin.sliding_window").scope == "any"
