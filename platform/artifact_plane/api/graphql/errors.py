@@ -1,6 +1,9 @@
 """GraphQL errors: stable codes for expected errors, a mask over everything else.
 
-Resolvers just raise the plane's errors. :class:`PlaneSchema` logs what is
+Resolvers just raise the plane's errors. Errors about the query document
+itself (syntax, validation, the depth and token limits) get
+``INVALID_INPUT`` with ``field: query`` (and ``limit`` naming the setting).
+:class:`PlaneSchema` logs what is
 unexpected (with the traceback and the request id) before the extensions
 run; :class:`PlaneErrors` then gives expected errors their
 ``extensions.code`` and masks the rest as ``internal error`` with the same
@@ -75,3 +78,22 @@ class PlaneErrors(MaskErrors):
             known = exposed(error.original_error)
             if known is not None:
                 error.extensions = {**(error.extensions or {}), **error_extensions(known)}
+            elif error.original_error is None and getattr(result, "data", None) is None:
+                # Not executed: the document itself was refused.
+                error.extensions = {**(error.extensions or {}), **_document_error(error.message)}
+
+
+# The query-document limits (strawberry's MaxTokensLimiter, QueryDepthLimiter) and the settings behind them.
+LIMIT_SETTINGS = {
+    "tokens. Parsing aborted": "AP_MAX_QUERY_TOKENS",
+    "exceeds maximum operation depth": "AP_MAX_QUERY_DEPTH",
+}
+
+
+def _document_error(message: str) -> dict[str, Any]:
+    """A parse, validation or limit error about the query document itself: INVALID_INPUT."""
+    details: dict[str, Any] = {"code": "INVALID_INPUT", "field": "query"}
+    for fragment, setting in LIMIT_SETTINGS.items():
+        if fragment in message:
+            details["limit"] = setting
+    return details
