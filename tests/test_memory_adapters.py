@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.lineage import Direction, LineageStore
 from artifact_plane.ports.registry import Registry
 from tests.contracts.builders import make_decision, make_record, produced, ts
-from tests.contracts.decisions_contract import DecisionLogContract
+from tests.contracts.decisions_contract import DecisionChainContract, DecisionLogContract
 from tests.contracts.lineage_contract import LineageContract
 from tests.contracts.registry_contract import RegistryContract
 
@@ -63,9 +64,23 @@ class TestMemoryLineage(LineageContract):
         await store.close()
 
 
-class TestMemoryDecisionLog(DecisionLogContract):
+class TestMemoryDecisionLog(DecisionLogContract, DecisionChainContract):
     @pytest.fixture
     async def decision_log(self) -> AsyncIterator[MemoryDecisionLog]:
         log = MemoryDecisionLog()
         yield log
         await log.close()
+
+    async def edit_entry(
+        self, log: DecisionLog, tenant: str, decision_id: str, column: str, value: Any
+    ) -> None:
+        assert isinstance(log, MemoryDecisionLog)
+        if column == "entry_hash":
+            log.seals[tenant][decision_id].entry_hash = value
+        else:
+            record = log.records[tenant][decision_id]
+            log.records[tenant][decision_id] = record.model_copy(update={column: value})
+
+    async def delete_entry(self, log: DecisionLog, tenant: str, decision_id: str) -> None:
+        assert isinstance(log, MemoryDecisionLog)
+        del log.records[tenant][decision_id]

@@ -36,7 +36,7 @@ from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.lineage import Direction, LineageStore
 from artifact_plane.ports.registry import Registry
 from tests.contracts.builders import consumed, make_record, produced, ts
-from tests.contracts.decisions_contract import DecisionLogContract
+from tests.contracts.decisions_contract import DecisionChainContract, DecisionLogContract
 from tests.contracts.lineage_contract import LineageContract
 from tests.contracts.registry_contract import RegistryContract
 
@@ -89,7 +89,7 @@ class TestSqlLineage(LineageContract):
         return SqlLineageStore(SqlDatabase(UNREACHABLE_URL))
 
 
-class TestSqlDecisionLog(DecisionLogContract):
+class TestSqlDecisionLog(DecisionLogContract, DecisionChainContract):
     @pytest.fixture
     async def decision_log(self, tmp_path: Path) -> AsyncIterator[DecisionLog]:
         log = SqlDecisionLog(SqlDatabase(sqlite_url(tmp_path / "registry.db")))
@@ -99,6 +99,24 @@ class TestSqlDecisionLog(DecisionLogContract):
 
     async def unreachable_decision_log(self) -> DecisionLog | None:
         return SqlDecisionLog(SqlDatabase(UNREACHABLE_URL))
+
+    # Tampering as someone with database access would: raw SQL, past the adapter.
+    async def edit_entry(
+        self, log: DecisionLog, tenant: str, decision_id: str, column: str, value: Any
+    ) -> None:
+        assert isinstance(log, SqlDecisionLog)
+        assert column in {"allow", "subject_id", "entry_hash"}
+        sql = text(f"UPDATE decisions SET {column} = :value WHERE tenant_id = :tenant AND decision_id = :id")
+        params = {"value": value, "tenant": tenant, "id": decision_id}
+        changed = await log.database.run(lambda conn: conn.execute(sql, params).rowcount, write=True)
+        assert changed == 1
+
+    async def delete_entry(self, log: DecisionLog, tenant: str, decision_id: str) -> None:
+        assert isinstance(log, SqlDecisionLog)
+        sql = text("DELETE FROM decisions WHERE tenant_id = :tenant AND decision_id = :id")
+        params = {"tenant": tenant, "id": decision_id}
+        changed = await log.database.run(lambda conn: conn.execute(sql, params).rowcount, write=True)
+        assert changed == 1
 
 
 # -- the same contracts on PostgreSQL, when a server is given -------------------

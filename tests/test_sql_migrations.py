@@ -161,7 +161,50 @@ def test_scripts_ship_inside_the_package() -> None:
     assert sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("*.py")) == [
         "0001_initial.py",
         "0002_outbox.py",
+        "0003_decision_chain.py",
     ]
+
+
+def test_decisions_logged_before_0003_are_kept_unsealed(empty_url: str) -> None:
+    # A database at 0002 with a decision in it: 0003 keeps the row and leaves it for the sealer.
+    database = SqlDatabase(empty_url)
+
+    def to_0002(conn: Connection) -> None:
+        command.upgrade(alembic_config(conn), "0002")
+
+    database.transact(to_0002, write=True)
+    database.transact(
+        lambda conn: conn.execute(
+            text(
+                "INSERT INTO decisions (tenant_id, decision_id, created_at, subject_id, action, "
+                "resource_ref, allow, reasons, revision, engine, latency_ms) VALUES "
+                "('t1', 'old', :at, 'alice', 'read', 'artifact_id:a1', :yes, '[]', 'r', 'rego', 0.5)"
+            ),
+            {
+                "at": "2024-01-01 00:00:00.000000" if database.is_sqlite else "2024-01-01T00:00:00Z",
+                "yes": True,
+            },
+        ),
+        write=True,
+    )
+    database.transact(upgrade_connection, write=True)
+    rows = database.transact(
+        lambda conn: conn.execute(
+            text("SELECT decision_id, seq, prev_hash, entry_hash FROM decisions")
+        ).all(),
+        write=False,
+    )
+    assert [tuple(row) for row in rows] == [("old", None, None, None)]
+    assert differences(database, metadata) == []
+    database.engine.dispose()
+
+
+def test_the_chain_indexes_are_unique_and_partial(migrated: SqlDatabase) -> None:
+    indexes = {i["name"]: i for i in inspect(migrated.engine).get_indexes("decisions")}
+    assert indexes["uq_decisions_tenant_seq"]["unique"]
+    assert indexes["uq_decisions_tenant_seq"]["column_names"] == ["tenant_id", "seq"]
+    where = indexes["ix_decisions_unsealed"].get("dialect_options", {}).get(f"{migrated.dialect}_where")
+    assert "seq IS NULL" in str(where)
 
 
 # -- PostgreSQL, without a server: the same migrations and tables render for it --

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from artifact_plane.errors import BackendUnavailableError
+from artifact_plane.errors import BackendUnavailableError, InvalidInputError
 from artifact_plane.models import DecisionFilter, DecisionRecord
-from artifact_plane.ports.decisions import DecisionLog
+from artifact_plane.ports.decisions import GENESIS, ChainedDecisionLog, ChainHead, DecisionLog, chain_hash
 from tests.contracts.builders import make_decision, ts
 
 # (decision id, second, overrides) for the filter tests.
@@ -168,3 +169,233 @@ class DecisionLogContract:
         assert await decision_log.query("t1", DecisionFilter(), limit=10) == [mine]
         assert await decision_log.query("t2", DecisionFilter(), limit=10) == [theirs]
         assert await decision_log.query("t3", DecisionFilter(), limit=10) == []
+
+
+# -- the hash chain ----------------------------------------------------------------
+
+
+def _chained(log: DecisionLog) -> ChainedDecisionLog:
+    assert isinstance(log, ChainedDecisionLog), "every stored decision log keeps the hash chain"
+    return log
+
+
+async def _logged(log: DecisionLog, tenant: str = "t1", n: int = 5, start: int = 0) -> list[DecisionRecord]:
+    records = [
+        make_decision(tenant, f"{tenant}-d{i:03d}", created_at=ts(i), reasons=(f"reason {i}",))
+        for i in range(start, start + n)
+    ]
+    await log.append(records)
+    return records
+
+
+def _expected_head(records: list[DecisionRecord]) -> ChainHead:
+    prev = GENESIS
+    for seq, record in enumerate(records, 1):
+        prev = chain_hash(prev, seq, record)
+    return ChainHead(len(records), prev)
+
+
+class DecisionChainContract:
+    """The hash chain: a backend's test class inherits it beside :class:`DecisionLogContract`.
+
+    The chain tests tamper with stored entries behind the port, as someone
+    with access to the storage would: override :meth:`edit_entry` and
+    :meth:`delete_entry` (raw SQL for a database).
+    """
+
+    async def edit_entry(
+        self, log: DecisionLog, tenant: str, decision_id: str, column: str, value: Any
+    ) -> None:
+        """Overwrite one stored field (``allow``, ``subject_id`` or ``entry_hash``) of an entry."""
+        pytest.fail(f"{type(self).__name__} must override `edit_entry` to run the chain tests")
+
+    async def delete_entry(self, log: DecisionLog, tenant: str, decision_id: str) -> None:
+        """Remove one stored entry."""
+        pytest.fail(f"{type(self).__name__} must override `delete_entry` to run the chain tests")
+
+    async def unreachable_decision_log(self) -> DecisionLog | None:
+        """Supplied by :class:`DecisionLogContract`."""
+        return None
+
+    async def test_seal_links_every_entry_in_order_and_verify_recomputes_them(
+        self, decision_log: DecisionLog
+    ) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log)
+        assert await log.unsealed_count("t1") == 5
+        assert await log.head("t1") is None
+        assert await log.seal("t1") == 5
+        assert await log.seal("t1") == 0
+        # The head is the hash of the entries in (created_at, decision_id) order from GENESIS.
+        assert await log.head("t1") == _expected_head(records)
+        report = await log.verify("t1")
+        assert report.ok, report.broken
+        assert (report.checked, report.unsealed, report.head) == (5, 0, _expected_head(records))
+
+    async def test_appends_after_a_seal_continue_the_chain(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        first = await _logged(log, n=3)
+        await log.seal("t1")
+        later = await _logged(log, n=2, start=3)
+        report = await log.verify("t1")
+        assert report.ok
+        assert (report.checked, report.unsealed) == (3, 2)
+        await log.seal("t1")
+        assert await log.head("t1") == _expected_head(first + later)
+
+    async def test_seal_takes_at_most_limit_entries_oldest_first(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log, n=5)
+        assert await log.seal("t1", limit=2) == 2
+        assert await log.head("t1") == _expected_head(records[:2])
+        assert await log.unsealed_count("t1") == 3
+        assert await log.seal_all(limit=2) == 3
+        assert await log.head("t1") == _expected_head(records)
+
+    async def test_a_limit_below_one_is_invalid_and_seals_nothing(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        await _logged(log, n=2)
+        with pytest.raises(InvalidInputError) as err:
+            await log.seal("t1", limit=0)
+        assert err.value.field == "limit"
+        assert await log.unsealed_count("t1") == 2
+
+    async def test_tenants_have_chains_of_their_own(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        mine = await _logged(log, "t1", n=3)
+        theirs = await _logged(log, "t2", n=2)
+        assert await log.tenants() == ["t1", "t2"]
+        assert await log.tenants(unsealed_only=True) == ["t1", "t2"]
+        await log.seal("t2")
+        assert await log.tenants(unsealed_only=True) == ["t1"]
+        assert await log.seal_all() == 3
+        assert await log.tenants(unsealed_only=True) == []
+        assert await log.head("t1") == _expected_head(mine)
+        assert await log.head("t2") == _expected_head(theirs)
+        assert (await log.verify("t3")).checked == 0
+
+    async def test_verify_seals_nothing_and_reports_progress(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        await _logged(log, n=4)
+        await log.seal("t1", limit=3)
+        seen: list[int] = []
+        report = await log.verify("t1", progress=seen.append)
+        assert report.ok
+        assert report.unsealed == 1
+        assert seen[-1:] == [3]
+        assert await log.unsealed_count("t1") == 1
+
+    async def test_an_edited_entry_is_named(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log)
+        await log.seal("t1")
+        await self.edit_entry(log, "t1", records[2].decision_id, "allow", False)
+        report = await log.verify("t1")
+        assert not report.ok
+        assert report.broken is not None
+        assert (report.broken.kind, report.broken.seq, report.broken.decision_id) == (
+            "edited",
+            3,
+            records[2].decision_id,
+        )
+        assert report.checked == 2
+
+    async def test_an_edited_and_rehashed_entry_breaks_the_next_link(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log)
+        await log.seal("t1")
+        forged = records[1].model_copy(update={"subject_id": "mallory"})
+        prev = _expected_head(records[:1]).hash
+        await self.edit_entry(log, "t1", records[1].decision_id, "subject_id", "mallory")
+        await self.edit_entry(log, "t1", records[1].decision_id, "entry_hash", chain_hash(prev, 2, forged))
+        report = await log.verify("t1")
+        assert report.broken is not None
+        assert (report.broken.kind, report.broken.seq, report.broken.decision_id) == (
+            "relinked",
+            3,
+            records[2].decision_id,
+        )
+        assert "entry 2 was replaced" in report.broken.detail
+
+    async def test_a_deleted_entry_is_a_gap(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log)
+        await log.seal("t1")
+        await self.delete_entry(log, "t1", records[1].decision_id)
+        report = await log.verify("t1")
+        assert report.broken is not None
+        assert (report.broken.kind, report.broken.seq) == ("missing", 2)
+        assert "seq 2 missing" in report.broken.detail
+
+    async def test_a_truncated_tail_is_caught_against_the_recorded_head(
+        self, decision_log: DecisionLog
+    ) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log)
+        await log.seal("t1")
+        recorded = await log.head("t1")
+        assert recorded is not None
+        assert (await log.verify("t1", expect_head=recorded)).ok
+        for record in records[3:]:
+            await self.delete_entry(log, "t1", record.decision_id)
+        # Without the recorded head the shorter chain is consistent: that is what the head is for.
+        assert (await log.verify("t1")).ok
+        report = await log.verify("t1", expect_head=recorded)
+        assert report.broken is not None
+        assert (report.broken.kind, report.broken.seq) == ("truncated", 4)
+        assert "2 newest entries were removed" in report.broken.detail
+
+    async def test_a_rewritten_tail_is_caught_against_the_recorded_head(
+        self, decision_log: DecisionLog
+    ) -> None:
+        log = _chained(decision_log)
+        records = await _logged(log, n=3)
+        await log.seal("t1")
+        recorded = await log.head("t1")
+        await self.delete_entry(log, "t1", records[2].decision_id)
+        await log.append([make_decision("t1", "replacement", created_at=ts(99))])
+        await log.seal("t1")
+        assert (await log.verify("t1")).ok
+        report = await log.verify("t1", expect_head=recorded)
+        assert report.broken is not None
+        assert (report.broken.kind, report.broken.seq, report.broken.decision_id) == (
+            "rewritten",
+            3,
+            "replacement",
+        )
+
+    async def test_concurrent_appends_and_seals_make_one_valid_chain(self, decision_log: DecisionLog) -> None:
+        log = _chained(decision_log)
+        writers, per_writer = 8, 6
+
+        async def writer(w: int) -> None:
+            for i in range(per_writer):
+                await log.append([make_decision("t1", f"w{w}-{i}", created_at=ts(i))])
+
+        async def sealer() -> None:
+            for _ in range(per_writer):
+                await log.seal("t1", limit=7)
+
+        await asyncio.gather(*(writer(w) for w in range(writers)), *(sealer() for _ in range(3)))
+        await log.seal_all()
+        report = await log.verify("t1")
+        assert report.ok, report.broken
+        assert (report.checked, report.unsealed) == (writers * per_writer, 0)
+        assert report.head is not None
+        assert report.head.seq == writers * per_writer
+
+    async def test_unreachable_chain_operations_raise_backend_unavailable(self) -> None:
+        log = await self.unreachable_decision_log()
+        if log is None:
+            pytest.skip("this backend cannot be unreachable (unreachable_decision_log hook)")
+        chained = _chained(log)
+        for call in (
+            lambda: chained.seal("t1"),
+            lambda: chained.verify("t1"),
+            lambda: chained.head("t1"),
+            lambda: chained.tenants(),
+            lambda: chained.unsealed_count("t1"),
+        ):
+            with pytest.raises(BackendUnavailableError):
+                await call()
+        await log.close()

@@ -15,7 +15,6 @@ from artifact_plane.adapters.sql.tables import (
     artifact_names,
     artifact_tags,
     artifacts,
-    decisions,
     executions,
     lineage_edges,
 )
@@ -134,7 +133,8 @@ def decision_row(record: DecisionRecord) -> dict[str, Any]:
 
 def to_decision(row: RowMapping) -> DecisionRecord:
     """A ``DecisionRecord`` from a ``decisions`` row."""
-    values = {column.name: row[column.name] for column in decisions.columns}
+    # The record's own fields: the row also holds the hash chain's columns.
+    values = {name: row[name] for name in DecisionRecord.model_fields}
     values["reasons"] = tuple(values["reasons"])
     return DecisionRecord.model_validate(values)
 

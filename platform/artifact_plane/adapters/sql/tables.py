@@ -202,5 +202,21 @@ decisions = Table(
     Column("revision", Text, nullable=False),
     Column("engine", Text, nullable=False),
     Column("latency_ms", Float, nullable=False),
+    # The hash chain (revision 0003; see ports/decisions.py): NULL until the sealer
+    # links the entry, so appends never wait for the chain.
+    Column("seq", BigInteger),
+    Column("prev_hash", String(64)),
+    Column("entry_hash", String(64)),
     Index("ix_decisions_tenant_created", "tenant_id", "created_at", "decision_id"),
+    # The chain walk, and one position per entry even if two sealers ever raced.
+    Index("uq_decisions_tenant_seq", "tenant_id", "seq", unique=True),
+    # What the sealer takes next, oldest first.
+    Index(
+        "ix_decisions_unsealed",
+        "tenant_id",
+        "created_at",
+        "decision_id",
+        sqlite_where=text("seq IS NULL"),
+        postgresql_where=text("seq IS NULL"),
+    ),
 )
