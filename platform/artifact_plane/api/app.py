@@ -17,7 +17,7 @@ from artifact_plane.api.graphql.schema import build_schema
 from artifact_plane.api.graphql.view import PlaneGraphQL
 from artifact_plane.api.intents import IntentRunner
 from artifact_plane.api.limits import UPLOAD_OVERHEAD, BodySizeLimit
-from artifact_plane.api.metrics import ApiMetrics, CountingDecisionLog
+from artifact_plane.api.metrics import ApiMetrics, CountingPolicyEngine
 from artifact_plane.api.rest import artifacts as rest_artifacts
 from artifact_plane.plane import ArtifactPlane, open_plane
 from artifact_plane.settings import Settings
@@ -55,8 +55,8 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with factory() as plane:
-            # Count every policy decision as the plane logs it (the log sees each one once).
-            plane.authz.log = CountingDecisionLog(plane.authz.log, app_metrics)
+            # Count every policy decision where the plane asks for it.
+            plane.authz.engine = CountingPolicyEngine(plane.authz.engine, app_metrics)
             app.state.plane = plane
             yield
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -17,8 +16,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from artifact_plane.models import DecisionFilter, DecisionRecord
-from artifact_plane.ports.decisions import DecisionLog
+from artifact_plane.models import PolicyDecision, PolicyInput
+from artifact_plane.ports.policy import PolicyEngine
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -57,32 +56,39 @@ class ApiMetrics:
         return generate_latest(self.registry)
 
 
-class CountingDecisionLog(DecisionLog):
-    """The plane's decision log, counting each appended decision by result.
+class CountingPolicyEngine(PolicyEngine):
+    """The plane's policy engine, counting each decision it makes by action and result.
 
-    Every decision the plane makes passes through its log before it acts
-    (no audit, no action), so counting here counts every decision once.
+    Counted where decisions are made rather than where they are logged: a
+    write commits its allow decisions with its record, past the decision log.
     """
 
-    def __init__(self, inner: DecisionLog, metrics: ApiMetrics) -> None:
+    def __init__(self, inner: PolicyEngine, metrics: ApiMetrics) -> None:
         self.inner = inner
+        self.name = inner.name
         self._metrics = metrics
 
-    async def append(self, records: Sequence[DecisionRecord]) -> None:
-        await self.inner.append(records)
-        for record in records:
-            result = "allow" if record.allow else "deny"
-            self._metrics.decisions.labels(action=record.action, result=result).inc()
+    def _count(self, requests: Sequence[PolicyInput], decisions: Sequence[PolicyDecision]) -> None:
+        for request, decision in zip(requests, decisions, strict=True):
+            result = "allow" if decision.allow else "deny"
+            self._metrics.decisions.labels(action=request.action, result=result).inc()
 
-    async def query(
-        self,
-        tenant: str,
-        query: DecisionFilter,
-        *,
-        limit: int,
-        after: tuple[datetime, str] | None = None,
-    ) -> list[DecisionRecord]:
-        return await self.inner.query(tenant, query, limit=limit, after=after)
+    async def decide(self, request: PolicyInput) -> PolicyDecision:
+        decision = await self.inner.decide(request)
+        self._count([request], [decision])
+        return decision
+
+    async def decide_many(self, requests: Sequence[PolicyInput]) -> list[PolicyDecision]:
+        decisions = await self.inner.decide_many(requests)
+        self._count(requests, decisions)
+        return decisions
+
+    @property
+    def revision(self) -> str:
+        return self.inner.revision
+
+    async def ping(self) -> None:
+        await self.inner.ping()
 
     async def close(self) -> None:
         await self.inner.close()
