@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import socket
 import subprocess
@@ -170,3 +172,53 @@ async def gql(
 
 def codes(body: dict[str, Any]) -> list[str]:
     return [error.get("extensions", {}).get("code") for error in body.get("errors", [])]
+
+
+class AsgiWebSocket:
+    """A websocket to the ASGI app in process: the ASGI messages, driven by hand."""
+
+    def __init__(self, app: Starlette, path: str, subprotocols: list[str], headers: dict[str, str]) -> None:
+        self._app = app
+        self._scope = {
+            "type": "websocket",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+            "subprotocols": subprotocols,
+            "scheme": "ws",
+            "server": ("testserver", 80),
+            "client": ("127.0.0.1", 50000),
+            "root_path": "",
+            "app": app,
+        }
+        self._to_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._from_app: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> AsgiWebSocket:
+        async def send(message: dict[str, Any]) -> None:
+            await self._from_app.put(message)
+
+        self._task = asyncio.ensure_future(self._app(self._scope, self._to_app.get, send))  # type: ignore[arg-type]
+        await self._to_app.put({"type": "websocket.connect"})
+        accepted = await self._next()
+        assert accepted["type"] == "websocket.accept", accepted
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._to_app.put({"type": "websocket.disconnect", "code": 1000})
+        assert self._task is not None
+        await asyncio.wait_for(self._task, timeout=STARTUP_SECONDS)
+
+    async def _next(self) -> dict[str, Any]:
+        return await asyncio.wait_for(self._from_app.get(), timeout=STARTUP_SECONDS)  # a deadline
+
+    async def send_json(self, data: dict[str, Any]) -> None:
+        await self._to_app.put({"type": "websocket.receive", "text": json.dumps(data)})
+
+    async def receive_json(self) -> dict[str, Any]:
+        message = await self._next()
+        assert message["type"] == "websocket.send", message
+        data: dict[str, Any] = json.loads(message["text"])
+        return data

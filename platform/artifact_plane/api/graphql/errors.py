@@ -73,14 +73,24 @@ class PlaneErrors(MaskErrors):
 
     def on_operation(self) -> Iterator[None]:
         yield from super().on_operation()
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            known = exposed(error.original_error)
-            if known is not None:
-                error.extensions = {**(error.extensions or {}), **error_extensions(known)}
-            elif error.original_error is None and getattr(result, "data", None) is None:
-                # Not executed: the document itself was refused.
-                error.extensions = {**(error.extensions or {}), **_document_error(error.message)}
+        _add_codes(self.execution_context.result)
+
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """Each result of a subscription: masked and coded before it reaches the client."""
+        self._stream_result_processed = True
+        self._process_stream_result(result)
+        _add_codes(result)
+        yield None
+
+
+def _add_codes(result: object) -> None:
+    for error in getattr(result, "errors", None) or ():
+        known = exposed(error.original_error)
+        if known is not None:
+            error.extensions = {**(error.extensions or {}), **error_extensions(known)}
+        elif error.original_error is None and getattr(result, "data", None) is None:
+            # Not executed: the document itself was refused.
+            error.extensions = {**(error.extensions or {}), **_document_error(error.message)}
 
 
 # The query-document limits (strawberry's MaxTokensLimiter, QueryDepthLimiter) and the settings behind them.
