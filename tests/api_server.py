@@ -120,16 +120,26 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve_process(env: dict[str, str], cwd: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """``artifact-plane serve`` in its own process; yields its base URL and the process."""
+def serve_process(
+    env: dict[str, str], cwd: Path, *, inherit: bool = True
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """``artifact-plane serve`` in its own process; yields its base URL and the process.
+
+    ``env`` is added to this process's environment, or replaces it when not ``inherit``.
+    """
     port = free_port()
-    command = [sys.executable, "-m", "artifact_plane.cli.main", "serve", "--port", str(port)]
+    run_cli = "from artifact_plane.cli.main import app; app(prog_name='artifact-plane')"
+    command = [sys.executable, "-c", run_cli, "serve", "--port", str(port)]
     command += ["--log-level", "warning"]
-    full_env = {**os.environ, "PYTHONPATH": str(REPO / "platform"), **env}
+    full_env = {**(os.environ if inherit else {}), "PYTHONPATH": str(REPO / "platform"), **env}
     process = subprocess.Popen(command, cwd=cwd, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until_healthy(base, lambda: process.poll() is None, "artifact-plane serve")
+        try:
+            wait_until_healthy(base, lambda: process.poll() is None, "artifact-plane serve")
+        except RuntimeError:
+            _, stderr = process.communicate(timeout=STARTUP_SECONDS)
+            raise RuntimeError(f"artifact-plane serve exited: {stderr.decode(errors='replace')}") from None
         yield base, process
     finally:
         process.terminate()
