@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import textwrap
 from pathlib import Path
@@ -17,6 +18,7 @@ from artifact_plane.operators.manifest import load_manifest, parse_manifest
 from artifact_plane.operators.schemas import sample
 from artifact_plane.operators.validate import validate_directory
 from artifact_plane.settings import Settings
+from artifact_plane.testing import ArtifactContext
 from tests.plane_fixtures import REPO, settings_for
 
 BASE: dict[str, Any] = {
@@ -297,3 +299,28 @@ def test_configured_operator_directories_are_scanned(tmp_path: Path, monkeypatch
     assert registry.find("content", "echo").directory == (extra / "echo").resolve()
     assert registry.find("content", "analyze").id == "content.analyze"
     assert registry.get("builtin.sliding_window").scope == "any"
+
+
+def test_artifact_context_fixture_runs_an_operator_in_isolation(artifact_context: ArtifactContext) -> None:
+    """The pytest11 plugin's fixture: a realm operator with the caller's own input bytes and params."""
+    analysis = {"column": "load", "overall": {"min": 1, "p25": 2, "median": 3, "p75": 4, "max": 8}}
+    run = artifact_context.run(
+        REPO / "realms/content/visualize",
+        params={"name": "mine", "title": "Load"},
+        inputs={"analysis": json.dumps(analysis).encode()},
+    )
+    assert run.ok, run.error
+    assert run.execution.operator == "content.visualize@1.0.0"
+    assert run.content_types["chart"] == "image/svg+xml"
+    svg = run.text("chart")
+    assert "<title>Load</title>" in svg
+    assert [line.split('data-label="')[1].split('"')[0] for line in svg.splitlines() if "<rect" in line] == [
+        "min",
+        "p25",
+        "median",
+        "p75",
+        "max",
+    ]
+    failed = artifact_context.run(REPO / "realms/content/visualize", inputs={"analysis": b"not json"})
+    assert not failed.ok
+    assert "is not JSON" in (failed.error or "")
