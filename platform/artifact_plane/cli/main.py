@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from artifact_plane.cli import db, demo, gc, get, lineage, lineage_relay, ls, put, schema, serve, token
+from artifact_plane.cli import audit, db, demo, gc, get, lineage, lineage_relay, ls, put, schema, serve, token
 from artifact_plane.cli import operator as operator_cli
 from artifact_plane.cli import regenerate as regenerate_cli
 from artifact_plane.cli import run as run_cli
@@ -34,6 +34,7 @@ app.command("get")(get.get)
 app.command("ls")(ls.ls)
 app.add_typer(lineage_relay.lineage_app(lineage.lineage), name="lineage")  # `lineage ID`, `lineage relay`
 app.command("gc")(gc.gc)
+app.add_typer(audit.app, name="audit")  # audit run | verify | seal
 app.command("token")(token.token)
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")

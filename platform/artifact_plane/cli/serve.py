@@ -25,6 +25,7 @@ def serve(
     import uvicorn
 
     from artifact_plane.api.app import create_app
+    from artifact_plane.cli.audit_seal import with_sealer
     from artifact_plane.cli.lineage_relay import with_relay
 
     settings = settings_of(ctx)
@@ -32,6 +33,7 @@ def serve(
         secret = signing_secret(settings) if settings.jwt_secret or not settings.jwt_jwks_url else None
         app = create_app(settings, jwt_secret=secret.value if secret else None)
     app.router.lifespan_context = with_relay(app.router.lifespan_context)  # the outbox relay, if any
+    app.router.lifespan_context = with_sealer(app.router.lifespan_context)  # the decision chain's sealer
     console = err()
     shown = f"[{host}]" if ":" in host else host
     console.print(f"GraphiQL: http://{shown}:{port}/graphql", markup=False)

@@ -1,0 +1,237 @@
+"""Policy audits: stored artifacts re-checked against a policy that changed since they were written.
+
+The policies are a copy of ``policies/`` in a temporary directory; the change
+adds a content rule (no ``report`` artifacts in realm insights any more), so
+artifacts written before it become non-compliant. Runs on the embedded plane
+(SQLite + Rego) and on PostgreSQL, through the engine and through the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from artifact_plane.audit import AuditCheck, audit_policies, rule_of
+from artifact_plane.cli.main import app
+from artifact_plane.errors import InvalidInputError
+from artifact_plane.models import DecisionFilter, Subject
+from artifact_plane.plane import ArtifactPlane
+from tests.plane_fixtures import open_test_plane
+
+REPO = Path(__file__).resolve().parents[1]
+
+# A rule over ``input`` rather than a function of the request: regopy 1.5.2 fails to
+# build (or aborts the process) when a new module declares a function.
+CONTENT_RULE = """\
+# Added by the audit test: insights may no longer hold reports.
+package artifact_plane.authz.content
+
+import data.artifact_plane.authz.actions
+
+verdict := actions.refused(concat("", [
+\t"content_type: realm insights may no longer hold artifact type ", input.resource.artifact_type,
+])) if {
+\tinput.resource.realm == "insights"
+\tinput.resource.artifact_type == "report"
+} else := actions.allowed
+"""
+
+INSIGHTS = Subject(id="ina", tenant="acme", roles=("writer",), realm="insights")
+CONTENT = Subject(id="cody", tenant="acme", roles=("writer",), realm="content")
+GLOBEX = Subject(id="gus", tenant="globex", roles=("writer",), realm="insights")
+
+
+def tighten(policy_dir: Path) -> None:
+    """Add the content rule to the copied policy set (the decision now also asks it)."""
+    (policy_dir / "content.rego").write_text(CONTENT_RULE)
+    decision = policy_dir / "decision.rego"
+    text = decision.read_text()
+    text = text.replace(
+        "import data.artifact_plane.authz.tenant\n",
+        "import data.artifact_plane.authz.tenant\nimport data.artifact_plane.authz.content\n",
+    )
+    before = "realms.assess(req, manifests)])"
+    assert before in text, "decision.rego changed shape: update this test's tightening"
+    decision.write_text(text.replace(before, "realms.assess(req, manifests), content.verdict])"))
+
+
+@pytest.fixture
+def policy_dir(tmp_path: Path) -> Path:
+    copied = tmp_path / "policies"
+    shutil.copytree(REPO / "policies", copied, ignore=shutil.ignore_patterns("*_test.rego"))
+    return copied
+
+
+async def seed(plane: ArtifactPlane) -> dict[str, str]:
+    """Artifacts every realm may hold today; two of them are insights reports."""
+    insights, content = plane.for_subject(INSIGHTS), plane.for_subject(CONTENT)
+    return {
+        "report-1": await insights.create_artifact(b"r1", artifact_type="report"),
+        "report-2": await insights.write("artifact://self/reports/q3.json", b"r2", artifact_type="report"),
+        "interpretation": await insights.create_artifact(b"i", artifact_type="interpretation"),
+        "dataset": await content.create_artifact(b"d", artifact_type="dataset"),
+        "globex-report": await plane.for_subject(GLOBEX).create_artifact(b"g", artifact_type="report"),
+    }
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def kind(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+async def seeded(
+    kind: str, tmp_path: Path, policy_dir: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[tuple[dict[str, str], dict[str, object]]]:
+    """Artifacts written under today's policy; yields their ids and the settings to reopen the plane."""
+    overrides: dict[str, object] = {"policy_dir": policy_dir}
+    async for plane in open_test_plane(kind, tmp_path, request=request, **overrides):
+        ids = await seed(plane)
+        overrides.update(registry_url=plane.settings.resolved_registry_url())
+        yield ids, overrides
+
+
+async def reopened(kind: str, tmp_path: Path, overrides: dict[str, object]) -> AsyncIterator[ArtifactPlane]:
+    # The same database, a fresh engine on the policy files as they are now.
+    async for plane in open_test_plane("embedded", tmp_path, **overrides):
+        yield plane
+
+
+async def test_nothing_is_reported_while_the_policy_is_unchanged(
+    seeded: tuple[dict[str, str], dict[str, object]], kind: str, tmp_path: Path
+) -> None:
+    _, overrides = seeded
+    async for plane in reopened(kind, tmp_path, overrides):
+        report = await audit_policies(plane)
+        assert (report.scanned, report.decisions, report.violations) == (5, 10, [])
+        assert report.tenants == ["acme", "globex"]
+        assert report.revision == plane.policy.revision
+
+
+async def test_a_tighter_policy_names_the_artifacts_it_would_now_deny(
+    seeded: tuple[dict[str, str], dict[str, object]], kind: str, tmp_path: Path, policy_dir: Path
+) -> None:
+    ids, overrides = seeded
+    tighten(policy_dir)
+    async for plane in reopened(kind, tmp_path, overrides):
+        seen: list[int] = []
+        report = await audit_policies(plane, batch=2, progress=seen.append)
+        assert report.scanned == 5
+        assert seen == [2, 4, 5]  # acme's 4 in pages of 2, then globex's 1
+        denied = {(v.tenant, v.artifact_id, v.action) for v in report.violations}
+        reports = [("acme", ids["report-1"]), ("acme", ids["report-2"]), ("globex", ids["globex-report"])]
+        assert denied == {(t, a, action) for t, a in reports for action in ("read", "create")}
+        assert report.denied_artifacts == 3
+        assert report.groups() == [
+            ("content_type", "insights", "create", 3),
+            ("content_type", "insights", "read", 3),
+        ]
+        named = next(v for v in report.violations if v.artifact_id == ids["report-2"])
+        assert named.uri == "artifact://insights/reports/q3.json"
+        assert named.subject == "ina"  # asked as its creator, for its own realm
+        assert named.reasons == ("content_type: realm insights may no longer hold artifact type report",)
+        # Only a tenant asked for is audited.
+        acme_only = await audit_policies(plane, tenants=["acme"])
+        assert {v.tenant for v in acme_only.violations} == {"acme"}
+        assert acme_only.scanned == 4
+        # The audit asks "what if": it writes nothing to the decision log.
+        assert await plane.decisions.query("acme", DecisionFilter(allow=False), limit=10) == []
+
+
+async def test_auditing_as_another_realm_reports_what_it_may_not_read(
+    seeded: tuple[dict[str, str], dict[str, object]], kind: str, tmp_path: Path
+) -> None:
+    ids, overrides = seeded
+    async for plane in reopened(kind, tmp_path, overrides):
+        # Journey reads insights' interpretations only (realms/journey/realm.yaml).
+        report = await audit_policies(
+            plane, tenants=["acme"], checks=[AuditCheck("read", ("reader",))], realm="journey"
+        )
+        denied = {v.artifact_id for v in report.violations}
+        assert denied == {ids["report-1"], ids["report-2"], ids["dataset"]}
+        assert report.groups() == [
+            ("realm_read", "insights", "read", 2),
+            ("realm_read", "content", "read", 1),
+        ]
+
+
+async def test_bad_audit_requests_are_invalid_input(
+    seeded: tuple[dict[str, str], dict[str, object]], kind: str, tmp_path: Path
+) -> None:
+    _, overrides = seeded
+    async for plane in reopened(kind, tmp_path, overrides):
+        for options, field in [
+            ({"batch": 0}, "batch"),
+            ({"checks": []}, "checks"),
+            ({"realm": "../etc"}, "realm"),
+        ]:
+            with pytest.raises(InvalidInputError) as err:
+                await audit_policies(plane, **options)  # type: ignore[arg-type]
+            assert err.value.field == field
+
+
+def test_rules_are_the_prefix_of_a_reason() -> None:
+    assert rule_of("realm_read: realm a may not read b") == "realm_read"
+    assert rule_of("tenant_isolation: subject tenant x") == "tenant_isolation"
+    assert rule_of("policy engine error: decision undefined") == "unlabelled"
+    assert rule_of("no colon here") == "unlabelled"
+
+
+# -- the CLI --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, policy_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in ("AP_REGISTRY_URL", "AP_PAYLOADS_URL", "AP_LINEAGE_URL", "AP_POLICY_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AP_POLICY_DIR", str(policy_dir))
+    monkeypatch.setenv("AP_REALMS_DIR", str(REPO / "realms"))
+    monkeypatch.setenv("COLUMNS", "250")
+    return policy_dir
+
+
+def put(tenant: str, realm: str, artifact_type: str, text: str) -> str:
+    args = ["put", "-", "--type", artifact_type, "--tenant", tenant, "--realm", realm, "--roles", "writer"]
+    result = CliRunner().invoke(app, args, input=text)
+    assert result.exit_code == 0, result.output
+    return result.stdout.strip()
+
+
+def test_cli_audit_run_reports_violations_as_a_table_and_as_json(cli_env: Path) -> None:
+    report_id = put("acme", "insights", "report", "quarterly")
+    put("acme", "insights", "interpretation", "reading")
+    runner = CliRunner()
+    clean = runner.invoke(app, ["audit", "run", "--fail-on-violations"])
+    assert clean.exit_code == 0, clean.output
+    assert "2 artifacts in 1 tenant(s), 4 decisions" in clean.stdout
+    assert "0 artifacts would now be denied" in clean.stdout
+
+    tighten(cli_env)
+    table = runner.invoke(app, ["audit", "run"])
+    assert table.exit_code == 0, table.output
+    assert "1 artifacts would now be denied" in table.stdout
+    assert "Would now be denied, by rule and realm" in table.stdout
+    assert "content_type" in table.stdout
+    assert report_id in table.stdout
+
+    as_json = runner.invoke(app, ["audit", "run", "--json", "--action", "read", "--fail-on-violations"])
+    assert as_json.exit_code == 3
+    document = json.loads(as_json.stdout)
+    assert document["groups"] == [{"rule": "content_type", "realm": "insights", "action": "read", "count": 1}]
+    assert [(v["artifact_id"], v["action"]) for v in document["violations"]] == [(report_id, "read")]
+    assert document["checks"] == [{"action": "read", "roles": ["reader"]}]
+    assert document["scanned"] == 2
+
+
+def test_cli_audit_run_refuses_a_bad_realm(cli_env: Path) -> None:
+    put("acme", "insights", "report", "quarterly")
+    result = CliRunner().invoke(app, ["audit", "run", "--as-realm", "../x"])
+    assert result.exit_code == 2
+    assert "realm" in result.stderr

@@ -1,0 +1,307 @@
+"""The decision chain end to end: the hash format, the plane's writes, the sealer, the CLI and serve."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from artifact_plane.audit import DecisionSealer, chained_log
+from artifact_plane.cli.audit_seal import with_sealer
+from artifact_plane.cli.main import app
+from artifact_plane.models import DecisionFilter
+from artifact_plane.plane import ArtifactPlane, open_plane
+from artifact_plane.ports.decisions import GENESIS, ChainHead, chain_hash, parse_head
+from artifact_plane.settings import Settings
+from tests.contracts.builders import make_decision
+from tests.plane_fixtures import ALICE, READER, open_test_plane
+
+REPO = Path(__file__).resolve().parents[1]
+AP_VARIABLES = ("AP_REGISTRY_URL", "AP_PAYLOADS_URL", "AP_LINEAGE_URL", "AP_POLICY_URL", "AP_JWT_SECRET")
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
+    """Wait until ``check`` holds, polling; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.02)
+
+
+# -- the hash format ----------------------------------------------------------------
+
+
+FIXED = make_decision(
+    "acme",
+    "dec-1",
+    created_at=datetime(2026, 11, 23, 13, 0, 0, 123456, tzinfo=UTC),
+    reasons=("realm_read: no", "ünïcode"),
+    latency_ms=0.1,
+)
+
+
+def test_the_hash_format_is_stable() -> None:
+    # Chains written today must verify tomorrow: changing the encoding breaks every stored chain.
+    assert chain_hash(GENESIS, 1, FIXED) == "b76f86cbab9e91886a9fc60fa3f32767288271a17f41b31f640a4225bf7fbf70"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"decision_id": "dec-2"},
+        {"tenant_id": "globex"},
+        {"created_at": datetime(2026, 11, 23, 13, 0, 0, 123457, tzinfo=UTC)},
+        {"subject_id": "mallory"},
+        {"action": "delete"},
+        {"resource_ref": "artifact_id:other"},
+        {"allow": False},
+        {"reasons": ("realm_read: no",)},
+        {"revision": "other"},
+        {"engine": "opa"},
+        {"latency_ms": 0.10000000000000002},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_every_field_is_covered_by_the_hash(change: dict[str, Any]) -> None:
+    assert chain_hash(GENESIS, 1, FIXED.model_copy(update=change)) != chain_hash(GENESIS, 1, FIXED)
+
+
+def test_position_and_predecessor_are_covered_by_the_hash() -> None:
+    base = chain_hash(GENESIS, 1, FIXED)
+    assert chain_hash(GENESIS, 2, FIXED) != base
+    assert chain_hash("1" * 64, 1, FIXED) != base
+
+
+def test_the_same_instant_in_another_zone_hashes_the_same() -> None:
+    from datetime import timedelta, timezone
+
+    shifted = FIXED.created_at.astimezone(timezone(timedelta(hours=5)))
+    assert chain_hash(GENESIS, 1, FIXED.model_copy(update={"created_at": shifted})) == chain_hash(
+        GENESIS, 1, FIXED
+    )
+
+
+def test_heads_parse_as_printed_and_bad_ones_say_why() -> None:
+    head = ChainHead(42, "ab" * 32)
+    assert parse_head(str(head)) == head
+    assert parse_head(f"42:{'AB' * 32}") == head
+    for bad in ["42", f"x:{'ab' * 32}", "42:abc", f"-1:{'ab' * 32}", f"42:{'zz' * 32}"]:
+        with pytest.raises(ValueError, match="SEQ:HASH"):
+            parse_head(bad)
+
+
+# -- the plane's own writes ----------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "embedded", "postgres"])
+async def plane(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[ArtifactPlane]:
+    async for built in open_test_plane(request.param, tmp_path, request=request):
+        yield built
+
+
+async def test_concurrent_creates_and_reads_then_a_seal_make_a_valid_chain(plane: ArtifactPlane) -> None:
+    # Creates commit decisions in the record's transaction; reads append theirs; none waits on the chain.
+    writer, reader = plane.for_subject(ALICE), plane.for_subject(READER)
+    log = chained_log(plane)
+    sealer = DecisionSealer(log, interval=0.01, batch=7)
+    stop = asyncio.Event()
+    sealing = asyncio.create_task(sealer.run(stop))
+
+    async def work(n: int) -> None:
+        art_id = await writer.create_artifact(f"payload {n}".encode(), artifact_type="report")
+        await reader.get_meta(art_id)
+
+    await asyncio.gather(*(work(n) for n in range(24)))
+    logged = await plane.decisions.query("acme", DecisionFilter(), limit=1000)
+    assert len(logged) == 48
+    await eventually(lambda: _all_sealed(plane))
+    stop.set()
+    await sealing
+    report = await log.verify("acme")
+    assert report.ok, report.broken
+    assert (report.checked, report.unsealed) == (48, 0)
+    assert sealer.sealed == 48
+    assert sealer.failures == 0
+
+
+async def _all_sealed(plane: ArtifactPlane) -> bool:
+    return await chained_log(plane).unsealed_count("acme") == 0
+
+
+async def test_the_sealer_keeps_going_after_a_failed_pass(tmp_path: Path) -> None:
+    # A database that cannot be opened (a directory): every pass fails, is counted and retried.
+    from artifact_plane.adapters.sql import SqlDatabase, SqlDecisionLog
+
+    log = SqlDecisionLog(SqlDatabase(f"sqlite:///{tmp_path}"))
+    sealer = DecisionSealer(log, interval=0.01)
+    stop = asyncio.Event()
+    task = asyncio.create_task(sealer.run(stop))
+
+    async def failed_twice() -> bool:
+        return sealer.failures >= 2
+
+    await eventually(failed_twice)
+    stop.set()
+    await task
+    assert sealer.sealed == 0
+
+
+# -- serve's lifespan and the CLI -----------------------------------------------------
+
+
+def settings_in(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        policy_dir=REPO / "policies",
+        realms_dir=REPO / "realms",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+async def test_serve_lifespan_seals_while_the_app_runs(tmp_path: Path) -> None:
+    settings = settings_in(tmp_path)
+
+    @asynccontextmanager
+    async def lifespan(api: Any) -> AsyncIterator[None]:
+        async with open_plane(settings) as opened:
+            api.state.plane = opened
+            yield
+
+    api = SimpleNamespace(state=SimpleNamespace())
+    async with with_sealer(lifespan)(api):
+        plane: ArtifactPlane = api.state.plane
+        await plane.for_subject(ALICE).create_artifact(b"served", artifact_type="report")
+        await eventually(lambda: _all_sealed(plane))
+        assert (await chained_log(plane).verify("acme")).checked == 1
+    assert api.state.sealer.sealed == 1
+
+
+def test_serve_installs_the_sealer(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda api, **options: served.append(api))
+    assert cli("serve").exit_code == 0
+
+    async def run_app() -> int:
+        api = served[0]
+        async with api.router.lifespan_context(api):
+            plane: ArtifactPlane = api.state.plane
+            await plane.for_subject(ALICE).create_artifact(b"via serve", artifact_type="report")
+            await eventually(lambda: _all_sealed(plane))
+            return int(api.state.sealer.sealed)
+
+    assert asyncio.run(run_app()) == 1
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    for name in AP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("AP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("AP_POLICY_DIR", str(REPO / "policies"))
+    monkeypatch.setenv("AP_REALMS_DIR", str(REPO / "realms"))
+    monkeypatch.setenv("COLUMNS", "250")
+    return tmp_path / "data"
+
+
+def cli(*args: str) -> Result:
+    return CliRunner().invoke(app, list(args))
+
+
+def ok(*args: str) -> Result:
+    result = cli(*args)
+    assert result.exit_code == 0, result.output
+    return result
+
+
+def put_doc(text: str, tenant: str = "acme") -> None:
+    args = ["put", "-", "--type", "report", "--tenant", tenant, "--realm", "insights", "--roles", "writer"]
+    result = CliRunner().invoke(app, args, input=text)
+    assert result.exit_code == 0, result.output
+
+
+def _raw(data_dir: Path, sql: str, *params: object) -> int:
+    # Tampering as someone with access to the database file would.
+    with sqlite3.connect(data_dir / "registry.db") as conn:
+        return conn.execute(sql, params).rowcount
+
+
+def test_cli_seal_then_verify_prints_heads_and_catches_every_kind_of_tampering(data_dir: Path) -> None:
+    for n in range(4):
+        put_doc(f"doc {n}")
+    put_doc("theirs", tenant="globex")
+    before = json.loads(ok("audit", "verify", "--json").stdout)
+    assert before["ok"] is True
+    assert [(t["tenant"], t["checked"], t["unsealed"]) for t in before["tenants"]] == [
+        ("acme", 0, 4),
+        ("globex", 0, 1),
+    ]
+    sealed = json.loads(ok("audit", "seal", "--json").stdout)["tenants"]
+    assert [(t["tenant"], t["sealed"]) for t in sealed] == [("acme", 4), ("globex", 1)]
+    head = next(t["head"] for t in sealed if t["tenant"] == "acme")
+    assert head.startswith("4:")
+    assert "nothing to seal" in ok("audit", "seal").stdout
+    text = ok("audit", "verify").stdout
+    assert f"tenant acme: ok; 4 entries checked, 0 not sealed yet; head {head}" in text
+    assert ok("audit", "verify", "--tenant", "acme", "--expect-head", head).exit_code == 0
+
+    # An edited entry: named by seq and decision id, exit 1, one clear line of what to do.
+    third = _decision_at(data_dir, 3)
+    assert _raw(data_dir, "UPDATE decisions SET allow = 0 WHERE decision_id = ?", third) == 1
+    edited = cli("audit", "verify")
+    assert edited.exit_code == 1
+    assert "tenant acme: BROKEN; 2 entries checked" in edited.stdout
+    assert f"chain broken at seq 3 (edited): entry 3 (decision {third})" in edited.stderr
+    assert "tenant globex: ok" in edited.stdout  # the other tenant's chain still checks out
+    assert "compare it with a backup" in edited.stderr
+    assert _raw(data_dir, "UPDATE decisions SET allow = 1 WHERE decision_id = ?", third) == 1
+    assert ok("audit", "verify").exit_code == 0  # undone: the hash matches again
+
+    # A deleted entry: a gap.
+    assert _raw(data_dir, "DELETE FROM decisions WHERE decision_id = ?", _decision_at(data_dir, 2)) == 1
+    gap = json.loads(cli("audit", "verify", "--json", "--tenant", "acme").stdout)
+    assert gap["ok"] is False
+    assert gap["tenants"][0]["broken"]["kind"] == "missing"
+    assert gap["tenants"][0]["broken"]["seq"] == 2
+
+
+def test_cli_verify_catches_a_truncated_tail_only_with_the_recorded_head(data_dir: Path) -> None:
+    for n in range(3):
+        put_doc(f"doc {n}")
+    head = json.loads(ok("audit", "seal", "--json").stdout)["tenants"][0]["head"]
+    assert _raw(data_dir, "DELETE FROM decisions WHERE seq = 3") == 1
+    assert ok("audit", "verify", "--tenant", "acme").exit_code == 0
+    truncated = cli("audit", "verify", "--tenant", "acme", "--expect-head", head)
+    assert truncated.exit_code == 1
+    assert "chain broken at seq 3 (truncated)" in truncated.stderr
+    assert "1 newest entries were removed" in truncated.stderr
+
+
+def test_cli_verify_refuses_bad_heads_with_usage_errors(data_dir: Path) -> None:
+    no_tenant = cli("audit", "verify", "--expect-head", f"1:{'a' * 64}")
+    assert no_tenant.exit_code == 2
+    assert "give --tenant too" in no_tenant.stderr
+    bad = cli("audit", "verify", "--tenant", "acme", "--expect-head", "1:xyz")
+    assert bad.exit_code == 2
+    assert "SEQ:HASH" in bad.stderr
+
+
+def _decision_at(data_dir: Path, seq: int) -> str:
+    with sqlite3.connect(data_dir / "registry.db") as conn:
+        query = "SELECT decision_id FROM decisions WHERE tenant_id = 'acme' AND seq = ?"
+        row = conn.execute(query, (seq,)).fetchone()
+    return str(row[0])
