@@ -341,14 +341,19 @@ def test_revision_0002_adds_the_outbox_to_a_0001_database_and_back(tmp_path: Pat
     from alembic import command
     from sqlalchemy import inspect
 
-    from artifact_plane.adapters.sql.migrate import alembic_config, head_revision, upgrade, upgrade_connection
+    from artifact_plane.adapters.sql.migrate import (
+        alembic_config,
+        current_revision,
+        upgrade,
+        upgrade_connection,
+    )
 
     url = f"sqlite:///{tmp_path / 'registry.db'}"
     assert upgrade(url, revision="0001") == "0001"
     database = SqlDatabase(url)
     assert "lineage_outbox" not in inspect(database.engine).get_table_names()
-    database.transact(lambda conn: upgrade_connection(conn, "head"), write=True)
-    assert head_revision() == "0002"
+    database.transact(lambda conn: upgrade_connection(conn, "0002"), write=True)
+    assert database.transact(current_revision, write=False) == "0002"
     assert {"lineage_outbox", "lineage_outbox_lease"} <= set(inspect(database.engine).get_table_names())
     database.transact(lambda conn: command.downgrade(alembic_config(conn), "0001"), write=True)
     assert "lineage_outbox" not in inspect(database.engine).get_table_names()
