@@ -116,3 +116,26 @@ async def test_a_cancelled_run_is_recorded_failed_with_its_pending_outputs(
     execution = await admin.get_execution(record.execution_id)
     assert execution.status is ExecutionStatus.FAILED
     assert execution.error == "cancelled before the handler finished"
+
+
+async def test_a_run_past_its_timeout_fails(plane: ArtifactPlane, tmp_path: Path) -> None:
+    ops = tmp_path / "ops"
+    directory = write_operator(
+        ops,
+        "stall",
+        body="""
+        import anyio
+
+        async def run(ctx):
+            await ctx.write("stalled/out.txt", "reserved", artifact_type="note", status="pending")
+            await anyio.sleep_forever()
+        """,
+    )
+    with (directory / "artifact.yaml").open("a") as manifest:
+        manifest.write("timeout_seconds: 0.2\n")
+    runner = Executions(plane, OperatorRegistry.discover([REPO / "realms", ops])).for_subject(ADA)
+    result = await runner.run_intent("content", "stall")
+    assert result.execution.status is ExecutionStatus.FAILED
+    assert result.execution.error == "timed out after 0.2s (timeout_seconds of test.stall@1.0.0)"
+    (output,) = result.execution.outputs
+    assert (await plane.for_subject(ADA).get_meta(output)).status is ArtifactStatus.FAILED

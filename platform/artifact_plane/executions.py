@@ -214,8 +214,14 @@ class SubjectExecutions:
         return await self._run(ctx, handler, started)
 
     async def _run(self, ctx: OperatorContext, handler: Any, started: Execution) -> RunResult:
+        limit = ctx.operator.timeout_seconds
         try:
-            returned = await handler(ctx)
+            returned: object = None
+            with anyio.move_on_after(limit) as scope:
+                returned = await handler(ctx)
+            if scope.cancelled_caught:
+                error = f"timed out after {limit:g}s (timeout_seconds of {ctx.operator.ref})"
+                return await self._finish(ctx, started, error=error)
             outputs = check_result(ctx, returned)
         except Exception as exc:
             return await self._finish(ctx, started, error=f"{type(exc).__name__}: {exc}")

@@ -15,6 +15,7 @@ dict of artifact IDs it returns::
     description: Statistics of a dataset.
     entrypoint: handler:run
     regenerable: true
+    timeout_seconds: 60       # optional: fail a run that takes longer
     inputs:
       dataset: {artifact_type: dataset, sample: samples/dataset.json}
     input_schema: {type: object, properties: {...}}
@@ -115,6 +116,7 @@ class OperatorManifest(_Model):
     description: str
     entrypoint: str
     regenerable: bool = True
+    timeout_seconds: float | None = Field(default=None, gt=0, description="fail a run that takes longer")
     inputs: dict[str, InputSpec] = Field(default_factory=dict)
     input_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
     output_schema: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
