@@ -143,7 +143,7 @@ def test_aql_writes_are_idempotent_by_deterministic_keys() -> None:
     assert doc["_to"] == f"ap_artifacts/{aql.node_key('t1', 'a1')}"
     assert len(aql.node_key("t" * 128, "a" * 128)) <= 254  # ArangoDB's _key limit
     text, bind = aql.add_edges(NAMES, [doc])
-    assert 'overwriteMode: "ignore"' in text
+    assert 'overwriteMode: "ignore", waitForSync: true' in text
     assert bind == {"docs": [doc], "@edges": "ap_lineage_edges"}
     assert aql.from_doc(doc) == edge
     history = aql.history_key("t1", edge.key, doc["created_at"])
@@ -160,6 +160,8 @@ def test_aql_close_moves_edges_and_never_removes_a_reopened_one() -> None:
     assert "INTO @@history" in copy
     assert "open_key" not in copy_bind["docs"][0]
     assert "e.created_at == d.created_at" in remove
+    assert "waitForSync: true" in copy
+    assert "waitForSync: true" in remove  # delivered means durable in ArangoDB
     assert remove_bind["targets"] == [{"key": "k1", "created_at": "2024-01-01T00:00:01.000000Z"}]
 
 

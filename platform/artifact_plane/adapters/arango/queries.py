@@ -5,6 +5,10 @@ text are between fixed alternatives picked from enums (the attribute a
 direction follows, ``OUTBOUND`` or ``INBOUND``); everything a caller gives
 (tenant, IDs, times, limits, collection and graph names) is a bind variable.
 
+Every write waits for the disk (``waitForSync``): the relay marks an outbox
+entry delivered once ArangoDB acknowledged it, so the acknowledgement must
+survive a crash of the server.
+
 Data model (see ``lineage.py``): open edges live in the edge collection of the
 named graph, keyed by ``(tenant, edge key)``, so an add is idempotent by its
 ``_key``; closing an edge moves it to a history edge collection outside the
@@ -134,13 +138,13 @@ def from_doc(doc: dict[str, Any]) -> LineageEdge:
 
 def add_vertices(collection: str, docs: Sequence[dict[str, Any]]) -> Query:
     """Insert vertices, ignoring those that exist (their ``_key`` is deterministic)."""
-    query = 'FOR d IN @docs INSERT d INTO @@vertices OPTIONS { overwriteMode: "ignore" }'
+    query = 'FOR d IN @docs INSERT d INTO @@vertices OPTIONS { overwriteMode: "ignore", waitForSync: true }'
     return query, {"docs": list(docs), "@vertices": collection}
 
 
 def add_edges(names: Names, docs: Sequence[dict[str, Any]]) -> Query:
     """Insert open edges; an edge whose key is open already is left as it is."""
-    query = 'FOR d IN @docs INSERT d INTO @@edges OPTIONS { overwriteMode: "ignore" }'
+    query = 'FOR d IN @docs INSERT d INTO @@edges OPTIONS { overwriteMode: "ignore", waitForSync: true }'
     return query, {"docs": list(docs), "@edges": names.edges}
 
 
@@ -149,7 +153,7 @@ def add_history(names: Names, docs: Sequence[dict[str, Any]]) -> Query:
     query = """
 FOR d IN @docs
   FILTER LENGTH(FOR x IN @@edges FILTER x._key == d.open_key LIMIT 1 RETURN 1) == 0
-  INSERT UNSET(d, "open_key") INTO @@history OPTIONS { overwriteMode: "ignore" }
+  INSERT UNSET(d, "open_key") INTO @@history OPTIONS { overwriteMode: "ignore", waitForSync: true }
 """
     return query.strip(), {"docs": list(docs), "@edges": names.edges, "@history": names.history}
 
@@ -171,12 +175,12 @@ def close_move(names: Names, closed: Sequence[dict[str, Any]]) -> tuple[Query, Q
     deterministic (ignored when present) and the removal matches the open
     edge's ``created_at``, so an edge re-opened since is never removed.
     """
-    copy = 'FOR d IN @docs INSERT d INTO @@history OPTIONS { overwriteMode: "ignore" }'
+    copy = 'FOR d IN @docs INSERT d INTO @@history OPTIONS { overwriteMode: "ignore", waitForSync: true }'
     remove = """
 FOR d IN @targets
   FOR e IN @@edges
     FILTER e._key == d.key AND e.created_at == d.created_at
-    REMOVE e IN @@edges
+    REMOVE e IN @@edges OPTIONS { waitForSync: true }
     RETURN 1
 """
     targets = [{"key": doc["open_key"], "created_at": doc["created_at"]} for doc in closed]
