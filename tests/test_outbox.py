@@ -411,3 +411,35 @@ def test_postgresql_queues_a_tenants_operations_in_commit_order(postgres_url: st
     )
     assert [tuple(row) for row in rows if row.tenant_id == "t1"] == [("t1", "close"), ("t1", "add")]
     database.engine.dispose()
+
+
+class LeaseStolenAfterAdds(LineageStore):
+    """A memory graph; after the first add batch the lease expires and another relay takes it."""
+
+    def __init__(self, inner: MemoryLineageStore, outbox: SqlOutbox, now: list[datetime]) -> None:
+        self.inner, self.outbox, self.now = inner, outbox, now
+
+    async def add_edges(self, edges: Sequence[LineageEdge]) -> None:
+        await self.inner.add_edges(edges)
+        self.now[0] += timedelta(seconds=31)  # this unit outlasted the lease...
+        assert await self.outbox.acquire_lease("other", 30)  # ...and another relay took it
+
+    async def close_edges(self, tenant: str, node_ids: Sequence[str], at: datetime) -> int:
+        return await self.inner.close_edges(tenant, node_ids, at)
+
+    async def neighbors(self, *args: Any, **kwargs: Any) -> list[LineageEdge]:
+        return await self.inner.neighbors(*args, **kwargs)
+
+
+async def test_a_relay_that_lost_its_lease_stops_before_the_next_unit(database: SqlDatabase) -> None:
+    now = [ts(0)]
+    outbox = SqlOutbox(database, clock=lambda: now[0])
+    graph = MemoryLineageStore()
+    registry, _ = outboxed(database, graph)
+    await registry.insert_artifacts(chain(3))
+    await registry.delete_artifacts("t1", ["a1"], ts(10))
+    relay = OutboxRelay(outbox, LeaseStolenAfterAdds(graph, outbox, now), lease_seconds=30, holder="one")
+    assert await relay.deliver_once() == 5  # the add unit; not the close after it
+    [close] = await outbox.pending(100)
+    assert close.op is OutboxOp.CLOSE
+    assert len(await graph.neighbors("t1", ["a1"], Direction.DOWNSTREAM)) == 1  # still open

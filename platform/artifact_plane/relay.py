@@ -15,7 +15,9 @@ Why a crash never loses or doubles an edge:
   to close. Only the unit in flight at a crash can be delivered again, and
   it is delivered again before anything after it, so no later add is ever
   closed by a replayed close;
-* one relay at a time holds the lease, so replicas never interleave.
+* one relay at a time holds the lease (renewed before every unit), so
+  replicas never interleave; a single unit that outlasts ``lease_seconds``
+  is the one case where a second relay could start beside the first.
 """
 
 from __future__ import annotations
@@ -108,7 +110,11 @@ class OutboxRelay:
             return 0
         entries = await self.outbox.pending(self.batch_size)
         done = 0
-        for unit in delivery_units(entries):
+        for number, unit in enumerate(delivery_units(entries)):
+            # Renew before each further unit: a slow graph must not let the lease lapse
+            # mid-pass and a second relay start delivering beside this one.
+            if number and not await self.outbox.acquire_lease(self.holder, self.lease_seconds):
+                return done
             ids = [entry.entry_id for entry in unit]
             try:
                 await self._apply(unit)
