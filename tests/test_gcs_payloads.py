@@ -252,3 +252,30 @@ async def test_a_damaged_copy_is_repaired_by_writing_again(
     assert (await streaming.put_bytes(TENANT, data)).size_bytes == len(data)
     assert await streaming.get_bytes(TENANT, stored.sha256) == data
     assert object_names(gcs_server, gcs_bucket) == [f"{PREFIX}/{stored.key}"]
+
+
+async def test_a_long_payload_stored_again_is_refreshed_not_rewritten(
+    streaming: GcsPayloadStore, gcs_server: str, gcs_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import requests
+
+    data = blob(3 * SMALL_CHUNK + 7)
+    first = await streaming.put_bytes(TENANT, data)
+    sent: list[str] = []
+    send = requests.Session.request
+
+    def watched(self: requests.Session, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append(f"{method} {url}")
+        return send(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "request", watched)
+    again = await streaming.put_bytes(TENANT, data)
+    monkeypatch.undo()
+    assert (again.sha256, again.size_bytes, again.key) == (first.sha256, first.size_bytes, first.key)
+    assert again.modified_at >= first.modified_at
+    # The digest is known only once every byte has passed, so the bytes went to a resumable
+    # session; but the session was never completed and nothing was copied to the key.
+    assert any(line.startswith("POST") and "uploadType=resumable" in line for line in sent)
+    assert any(line.startswith("DELETE") and "upload_id=" in line for line in sent), "session not cancelled"
+    assert not any("rewriteTo" in line for line in sent)
+    assert object_names(gcs_server, gcs_bucket) == [f"{PREFIX}/{first.key}"]

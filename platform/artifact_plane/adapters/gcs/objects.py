@@ -233,6 +233,26 @@ class Upload:
             if self._finalized:
                 self.objects.delete(self.temp.name)
             elif writer is not None:
-                writer.terminate()
+                _cancel(writer, self.objects.timeout)
         except Exception:  # noqa: S110 (what is left behind is collected later, as documented)
             pass
+
+
+def _cancel(writer: BlobWriter, timeout: float) -> None:
+    """Cancel a resumable session for good: DELETE its session URI (GCS answers 499).
+
+    ``BlobWriter.terminate`` sends its DELETE to the URL the session was
+    started from, not to the session, so this reaches into the writer for
+    the session URI. Its buffer is closed whatever happens: a writer with an
+    open buffer completes the upload when it is closed, and ``io`` closes it
+    when it is garbage-collected, which would store the temporary object after all.
+    """
+    try:
+        started = getattr(writer, "_upload_and_transport", None)
+        if started:
+            upload, transport = started
+            session = getattr(upload, "resumable_url", None)
+            if session:
+                transport.delete(session, timeout=timeout)
+    finally:
+        writer._buffer.close()
