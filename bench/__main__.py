@@ -24,6 +24,9 @@ QUICK = {
     "pg_samples": 4,
     "gcs_samples": 4,
     "gcs_big_samples": 1,
+    "api_requests": 32,
+    "api_concurrency": 4,
+    "api_roots": 1,
 }
 FULL = {
     "rounds": 5,
@@ -37,13 +40,18 @@ FULL = {
     "pg_samples": 10,
     "gcs_samples": 20,
     "gcs_big_samples": 5,
+    "api_requests": 1_000,
+    "api_concurrency": 8,
+    "api_roots": 10,
 }
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small N, ~20k edges")
-    parser.add_argument("--only", choices=["ingest", "lineage", "postgres", "gcs"], help="run one section")
+    parser.add_argument(
+        "--only", choices=["ingest", "lineage", "postgres", "gcs", "api"], help="run one section"
+    )
     parser.add_argument("--one", type=int, help="artifacts created one at a time")
     parser.add_argument("--batched", type=int, help="artifacts created with create_many")
     parser.add_argument("--batch", type=int, help="create_many batch size")
@@ -58,6 +66,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--pg-samples", type=int, help="start nodes per depth in the PostgreSQL section")
     parser.add_argument("--gcs-samples", type=int, help="1 MiB uploads and downloads in the GCS section")
+    parser.add_argument("--api-requests", type=int, help="requests per operation in the API section")
+    parser.add_argument("--api-concurrency", type=int, help="requests in flight in the API section")
+    parser.add_argument("--api-roots", type=int, help="lineage trees the API section queries")
     parser.add_argument("--gcs-big-samples", type=int, help="64 MiB uploads and downloads in the GCS section")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
@@ -140,6 +151,19 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
             else:
                 render(console, section)
                 sections.append(section)
+        if args.only in (None, "api"):
+            from bench import api
+
+            console.print("[bold]API…[/bold]")
+            section = await api.run(
+                root / "api",
+                requests=args.api_requests,
+                concurrency=args.api_concurrency,
+                roots=args.api_roots,
+                rounds=args.rounds,
+            )
+            render(console, section)
+            sections.append(section)
     return sections
 
 

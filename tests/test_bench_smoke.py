@@ -122,3 +122,33 @@ def test_quick_gcs_bench_prints_its_section(tmp_path: Path) -> None:
                 expected.append(statistics.median(ours) / statistics.median(raw))
     # Each printed ratio is our median time over the raw client's, from the same run.
     assert [row["ratio"] for row in section["rows"]] == pytest.approx(expected)
+
+
+API_BUDGET_SECONDS = 40
+
+
+def test_quick_api_bench_prints_ratios_from_the_same_run(tmp_path: Path) -> None:
+    import pytest
+
+    output = tmp_path / "latest.json"
+    console = Console(file=io.StringIO(), record=True, width=160)
+    started = time.monotonic()
+
+    argv = ["--only", "api", "--quick", "--output", str(output), "--tmp", str(tmp_path)]
+    code = main(argv, console=console)
+
+    elapsed = time.monotonic() - started
+    printed = console.export_text()
+    assert code == 0, printed
+    assert "API: GraphQL over HTTP vs the plane directly" in printed
+    assert elapsed < API_BUDGET_SECONDS, f"the quick API bench took {elapsed:.0f} s"
+    (section,) = json.loads(output.read_text())["sections"].values()
+    ratios = {row["operation"]: row["ratio"] for row in section["rows"]}
+    for name in ("artifact(id)", "lineage depth 3"):
+        figures = section["data"][name]
+        assert figures["api"]["count"] == figures["plane"]["count"] == figures["requests"] > 0
+        for side in ("api", "plane"):
+            assert 0 < figures[side]["p50_s"] <= figures[side]["p99_s"]
+        # Each printed ratio is the API's percentile over the plane's, from this run.
+        assert ratios[f"{name}: p50"] == pytest.approx(figures["api"]["p50_s"] / figures["plane"]["p50_s"])
+        assert ratios[f"{name}: p99"] == pytest.approx(figures["api"]["p99_s"] / figures["plane"]["p99_s"])

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import strawberry
-from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, ValidationCache
+from strawberry.extensions.query_depth_limiter import create_validator
 
 from artifact_plane.api.graphql.artifacts.mutations import ArtifactMutations
 from artifact_plane.api.graphql.artifacts.queries import ArtifactQueries
@@ -16,6 +17,8 @@ from artifact_plane.api.graphql.lineage.queries import LineageQueries
 from artifact_plane.api.graphql.metrics import OperationMetrics
 from artifact_plane.api.graphql.policy.queries import PolicyQueries
 from artifact_plane.settings import Settings
+
+DOCUMENT_CACHE_SIZE = 512
 
 
 @strawberry.type
@@ -36,7 +39,10 @@ class Subscription(ArtifactSubscriptions):
 def build_schema(settings: Settings | None = None) -> PlaneSchema:
     """A fresh schema with the limits of ``settings`` (cheap; the app builds one per app)."""
     settings = settings or Settings(_env_file=None)
-    tokens, depth = settings.max_query_tokens, settings.max_query_depth
+    tokens = settings.max_query_tokens
+    # strawberry's QueryDepthLimiter rule, built once: a new rule class per request would make every
+    # request a ValidationCache miss (the rules are part of its key).
+    depth_rule = create_validator(settings.max_query_depth, should_ignore=None)
     return PlaneSchema(
         query=Query,
         mutation=Mutation,
@@ -44,7 +50,10 @@ def build_schema(settings: Settings | None = None) -> PlaneSchema:
         extensions=[
             # Factories: strawberry makes one extension per operation (no state shared across requests).
             lambda: MaxTokensLimiter(max_token_count=tokens),
-            lambda: QueryDepthLimiter(max_depth=depth),
+            lambda: AddValidationRules([depth_rule]),
+            # Clients repeat the same documents: validate each once (only documents that passed the
+            # limits reach validation). No ParserCache: its syntax errors escape the error codes.
+            lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
             OperationMetrics,
             PlaneErrors,
         ],
