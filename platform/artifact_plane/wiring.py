@@ -166,5 +166,11 @@ def build_policy(settings: Settings) -> PolicyEngine:
 
         return MemoryPolicyEngine()
     if url.startswith(("http://", "https://")):
-        raise ConfigurationError("AP_POLICY_URL", f"{url!r}: the OPA server engine {NOT_YET}; use 'rego'")
+        try:
+            from artifact_plane.adapters.opa import OpaPolicyEngine
+        except ImportError as exc:
+            raise ConfigurationError(
+                "AP_POLICY_URL", f"{url!r} needs opa-python-client: pip install 'artifact-plane[opa]'"
+            ) from exc
+        return OpaPolicyEngine(url, settings.policy_dir, policy_data(settings))
     raise ConfigurationError("AP_POLICY_URL", f"{url!r}: use rego, memory or http://opa:8181")
