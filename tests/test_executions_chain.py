@@ -208,3 +208,34 @@ async def test_stale_causes_need_read_access(plane: ArtifactPlane) -> None:
     with pytest.raises(NotFoundError):
         await other.stale_causes(result.outputs["analysis"])  # type: ignore[arg-type]
     assert (await plane.for_subject(ADA).get_meta(dataset)).status is ArtifactStatus.READY
+
+
+async def test_regenerate_upstream_refreshes_the_whole_chain(plane: ArtifactPlane, tmp_path: Path) -> None:
+    realms = copy_realms(tmp_path)
+    dataset = await put_dataset(plane)
+    old = runner_on(plane, realms)
+    chain = await old.run_pipeline(
+        [Step("content", "analyze", {"dataset": dataset}, {"name": "s"}), *CHAIN[1:]]
+    )
+    poc = chain.output("create_poc", "poc")
+    bump(realms / "content" / "analyze", "1.1.0")
+    new = runner_on(plane, realms)
+    assert [c.kind for c in await new.stale_causes(poc)] == ["upstream_stale"]
+    alone = await new.regenerate(poc)
+    assert alone.ok
+    # Only the last step re-ran: its input is still the stale interpretation.
+    assert [c.kind for c in await new.stale_causes(alone.outputs["poc"])] == ["upstream_stale"]  # type: ignore[arg-type]
+    whole = await new.regenerate(poc, upstream=True)
+    assert whole.ok
+    fresh_poc = whole.outputs["poc"]
+    assert isinstance(fresh_poc, str)
+    assert await new.stale_causes(fresh_poc) == []
+    execution = await new.me.get_execution(whole.execution_id)
+    interpretation = next(
+        r for r in [await new.me.get_meta(i) for i in execution.inputs] if r.artifact_type == "interpretation"
+    )
+    assert interpretation.version == "1.0.1"
+    analysis_versions = await new.me.versions("artifact://content/analysis/s.json")
+    assert [r.version for r in analysis_versions] == ["1.0.0", "1.0.1"]
+    producer = await new.me.get_execution(analysis_versions[-1].execution_id or "")
+    assert producer.operator == "content.analyze@1.1.0"

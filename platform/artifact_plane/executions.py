@@ -282,8 +282,11 @@ class SubjectExecutions:
     async def stale(self, artifact_id: str) -> bool:
         return bool(await self.stale_causes(artifact_id))
 
-    async def regenerate(self, artifact_id: str) -> RunResult:
-        """Re-run the execution that produced ``artifact_id`` with the current inputs and operator."""
+    async def regenerate(self, artifact_id: str, *, upstream: bool = False) -> RunResult:
+        """Re-run the execution that produced ``artifact_id`` with the current inputs and operator.
+
+        ``upstream`` regenerates stale inputs first (see :func:`staleness.regenerate`).
+        """
         from artifact_plane.staleness import regenerate
 
-        return await regenerate(self, artifact_id)
+        return await regenerate(self, artifact_id, upstream=upstream)

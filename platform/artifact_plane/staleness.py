@@ -141,8 +141,12 @@ async def stale_causes(runner: SubjectExecutions, artifact_id: str) -> list[Stal
     return await _causes(runner, record, {}, 0)
 
 
-async def regenerate(runner: SubjectExecutions, artifact_id: str) -> RunResult:
+async def regenerate(runner: SubjectExecutions, artifact_id: str, *, upstream: bool = False) -> RunResult:
     """Re-run the recorded execution that produced ``artifact_id`` with current inputs.
+
+    With ``upstream``, stale regenerable inputs are regenerated first (depth
+    first), so the replay consumes refreshed inputs; the first failed
+    upstream run is returned instead.
 
     Raises:
         NotFoundError: no such artifact, or a named input no longer has a
@@ -174,6 +178,16 @@ async def regenerate(runner: SubjectExecutions, artifact_id: str) -> RunResult:
     for name, entry in invocation["inputs"].items():
         # A named input is replayed at its newest ready version; an unnamed one as it was.
         inputs[name] = entry["uri"] if entry.get("uri") else entry["id"]
+    if upstream:
+        for name, entry in invocation["inputs"].items():
+            current = await runner.me.resolve_uri(entry["uri"]) if entry.get("uri") else None
+            current_id = current.artifact_id if current is not None else entry["id"]
+            current_record = current or await runner.me.get_meta(current_id)
+            if current_record.regenerable and await stale_causes(runner, current_id):
+                refreshed = await regenerate(runner, current_id, upstream=True)
+                if not refreshed.ok:
+                    return refreshed
+                inputs[name] = entry["uri"] if entry.get("uri") else _first(refreshed)
     operator_id, _ = split_ref(invocation["operator"])
     return await runner.run_intent(
         invocation["realm"],
@@ -182,3 +196,10 @@ async def regenerate(runner: SubjectExecutions, artifact_id: str) -> RunResult:
         invocation["params"],
         context={**invocation.get("context", {}), "regenerates": artifact_id},
     )
+
+
+def _first(result: RunResult) -> str:
+    """The one output of a replayed unnamed input (unnamed outputs get new IDs, not versions)."""
+    for value in result.outputs.values():
+        return value if isinstance(value, str) else value[0]
+    raise InvalidInputError("artifact_id", "the regenerated input produced no output")

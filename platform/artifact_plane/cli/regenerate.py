@@ -32,6 +32,9 @@ def regenerate(
     check: Annotated[
         bool, typer.Option("--check", help=f"Only print why ID is stale (exit {EXIT_STALE} when it is).")
     ] = False,
+    upstream: Annotated[
+        bool, typer.Option("--upstream", help="Regenerate stale inputs first, so the whole chain is fresh.")
+    ] = False,
     as_json: JsonOption = False,
     tenant: TenantOption = "default",
     subject_id: AsOption = "cli",
@@ -55,7 +58,7 @@ def regenerate(
             out().print(f"{artifact_id} is stale:", markup=False)
             for cause in found:
                 out().print(f"  {cause.kind}: {cause.detail}", markup=False, soft_wrap=True)
-            out().print(f"refresh it with: artifact-plane regenerate {artifact_id}", markup=False)
+            out().print(f"refresh it with: artifact-plane regenerate {artifact_id} --upstream", markup=False)
         else:
             out().print(f"{artifact_id} is fresh", markup=False)
         if found:
@@ -63,6 +66,6 @@ def regenerate(
         return
 
     async def work(plane: ArtifactPlane) -> RunResult:
-        return await Executions.from_plane(plane).for_subject(subject).regenerate(artifact_id)
+        return await Executions.from_plane(plane).for_subject(subject).regenerate(artifact_id, upstream=upstream)
 
     report(with_plane(settings_of(ctx), work), as_json)
