@@ -66,6 +66,7 @@ def regenerate(
         return
 
     async def work(plane: ArtifactPlane) -> RunResult:
-        return await Executions.from_plane(plane).for_subject(subject).regenerate(artifact_id, upstream=upstream)
+        runner = Executions.from_plane(plane).for_subject(subject)
+        return await runner.regenerate(artifact_id, upstream=upstream)
 
     report(with_plane(settings_of(ctx), work), as_json)
