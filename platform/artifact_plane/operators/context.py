@@ -169,9 +169,10 @@ class OperatorContext:
         return art_id
 
     async def complete(self, artifact_id: str) -> None:
-        """Mark a pending output ready.
+        """Mark a pending output of this execution ready.
 
         Raises:
+            NotFoundError: this execution did not write it.
             InvalidInputError: it is not pending.
         """
         if artifact_id not in self.produced:
@@ -179,4 +180,5 @@ class OperatorContext:
         await self.plane.set_status(artifact_id, ArtifactStatus.READY)
 
     def input_ids(self) -> Mapping[str, str]:
+        """The artifact ID of each named input."""
         return {name: record.artifact_id for name, record in self.inputs.items()}
