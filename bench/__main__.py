@@ -27,6 +27,7 @@ QUICK = {
     "api_requests": 32,
     "api_concurrency": 4,
     "api_roots": 1,
+    "decisions": 100,
 }
 FULL = {
     "rounds": 5,
@@ -43,6 +44,7 @@ FULL = {
     "api_requests": 1_000,
     "api_concurrency": 8,
     "api_roots": 10,
+    "decisions": 1_000,
 }
 
 
@@ -50,7 +52,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a smoke run: small N, ~20k edges")
     parser.add_argument(
-        "--only", choices=["ingest", "lineage", "postgres", "gcs", "api"], help="run one section"
+        "--only", choices=["ingest", "lineage", "postgres", "gcs", "api", "policy"], help="run one section"
     )
     parser.add_argument("--one", type=int, help="artifacts created one at a time")
     parser.add_argument("--batched", type=int, help="artifacts created with create_many")
@@ -70,6 +72,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-concurrency", type=int, help="requests in flight in the API section")
     parser.add_argument("--api-roots", type=int, help="lineage trees the API section queries")
     parser.add_argument("--gcs-big-samples", type=int, help="64 MiB uploads and downloads in the GCS section")
+    parser.add_argument("--decisions", type=int, help="policy decisions per workload and round")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--tmp", type=Path, help="where the temp directories go (default: the system's)")
@@ -162,6 +165,15 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
                 roots=args.api_roots,
                 rounds=args.rounds,
             )
+            render(console, section)
+            sections.append(section)
+        if args.only in (None, "policy"):
+            from bench import policy
+
+            console.print("[bold]Policy…[/bold]")
+            # A quick run leaves out the 1000-per-call batch (about 4 s of evaluations per round here).
+            batches = (100,) if args.quick else (100, 1000)
+            section = await policy.run(decisions=args.decisions, rounds=args.rounds, batches=batches)
             render(console, section)
             sections.append(section)
     return sections

@@ -152,3 +152,35 @@ def test_quick_api_bench_prints_ratios_from_the_same_run(tmp_path: Path) -> None
         # Each printed ratio is the API's percentile over the plane's, from this run.
         assert ratios[f"{name}: p50"] == pytest.approx(figures["api"]["p50_s"] / figures["plane"]["p50_s"])
         assert ratios[f"{name}: p99"] == pytest.approx(figures["api"]["p99_s"] / figures["plane"]["p99_s"])
+
+
+POLICY_BUDGET_SECONDS = 40  # the quick policy section takes ~7 s here
+
+
+def test_quick_policy_bench_compares_the_engine_with_direct_regopy(tmp_path: Path) -> None:
+    output = tmp_path / "latest.json"
+    console = Console(file=io.StringIO(), record=True, width=160)
+    started = time.monotonic()
+
+    code = main(
+        ["--only", "policy", "--quick", "--output", str(output), "--tmp", str(tmp_path)], console=console
+    )
+
+    elapsed = time.monotonic() - started
+    printed = console.export_text()
+    assert code == 0, printed
+    assert "Policy decisions: RegoPolicyEngine vs direct regopy" in printed
+    assert "direct regopy" in printed
+    assert elapsed < POLICY_BUDGET_SECONDS, f"the quick policy bench took {elapsed:.0f} s"
+    (section,) = json.loads(output.read_text())["sections"].values()
+    data = section["data"]
+    for kind in ("distinct", "repeated"):
+        for label in ("single", "batch_100"):
+            figures = data[f"{kind}_{label}"]
+            assert figures["checked"] > 0
+            assert figures["agree"] == figures["checked"]  # both paths decided the same work alike
+            assert sum(figures["engine_s"]) > 0
+            assert sum(figures["regopy_s"]) > 0
+    # Distinct requests are each evaluated; repeated ones are answered from the cache.
+    distinct = sum(data[f"distinct_{label}"]["checked"] for label in ("single", "batch_100"))
+    assert distinct <= data["engine_evaluations"] < distinct + 2 * data["rounds"] * 2
