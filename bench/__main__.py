@@ -28,6 +28,7 @@ QUICK = {
     "api_concurrency": 4,
     "api_roots": 1,
     "decisions": 100,
+    "audit_artifacts": 300,
 }
 FULL = {
     "rounds": 5,
@@ -45,6 +46,7 @@ FULL = {
     "api_concurrency": 8,
     "api_roots": 10,
     "decisions": 1_000,
+    "audit_artifacts": 100_000,
 }
 
 
@@ -73,6 +75,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-roots", type=int, help="lineage trees the API section queries")
     parser.add_argument("--gcs-big-samples", type=int, help="64 MiB uploads and downloads in the GCS section")
     parser.add_argument("--decisions", type=int, help="policy decisions per workload and round")
+    parser.add_argument("--audit-artifacts", type=int, help="stored artifacts the policy audit re-checks")
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--tmp", type=Path, help="where the temp directories go (default: the system's)")
@@ -174,6 +177,9 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
             # A quick run leaves out the 1000-per-call batch (about 4 s of evaluations per round here).
             batches = (100,) if args.quick else (100, 1000)
             section = await policy.run(decisions=args.decisions, rounds=args.rounds, batches=batches)
+            render(console, section)
+            sections.append(section)
+            section = await policy.run_audit(root / "audit", artifacts=args.audit_artifacts)
             render(console, section)
             sections.append(section)
     return sections

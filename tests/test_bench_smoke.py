@@ -172,8 +172,8 @@ def test_quick_policy_bench_compares_the_engine_with_direct_regopy(tmp_path: Pat
     assert "Policy decisions: RegoPolicyEngine vs direct regopy" in printed
     assert "direct regopy" in printed
     assert elapsed < POLICY_BUDGET_SECONDS, f"the quick policy bench took {elapsed:.0f} s"
-    (section,) = json.loads(output.read_text())["sections"].values()
-    data = section["data"]
+    sections = json.loads(output.read_text())["sections"]
+    data = next(s for title, s in sections.items() if title.startswith("Policy decisions"))["data"]
     for kind in ("distinct", "repeated"):
         for label in ("single", "batch_100"):
             figures = data[f"{kind}_{label}"]
@@ -184,3 +184,11 @@ def test_quick_policy_bench_compares_the_engine_with_direct_regopy(tmp_path: Pat
     # Distinct requests are each evaluated; repeated ones are answered from the cache.
     distinct = sum(data[f"distinct_{label}"]["checked"] for label in ("single", "batch_100"))
     assert distinct <= data["engine_evaluations"] < distinct + 2 * data["rounds"] * 2
+    # The audit section re-checked every stored artifact (read and create as its realm: all allowed).
+    audit = next(s for title, s in sections.items() if title.startswith("Policy audit"))["data"]
+    assert audit["scanned"] == audit["artifacts"] > 0
+    assert audit["decisions"] == 2 * audit["artifacts"]
+    assert audit["violations"] == 0
+    expected = audit["audit_s"] / audit["artifacts"] * 1_000_000
+    assert abs(audit["per_million_s"] - expected) <= 1e-9 * expected
+    assert "extrapolated to 1M artifacts" in printed
