@@ -61,15 +61,16 @@ def make_settings(kind: str, tmp_path: Path, **overrides: Any) -> Settings:
 
 
 def factory_for(
-    settings: Settings, demo: dict[str, Any], hook: PlaneHook | None = None
+    settings: Settings, demo: dict[str, Any] | None, hook: PlaneHook | None = None
 ) -> Callable[[], AbstractAsyncContextManager[ArtifactPlane]]:
-    """Open the plane in the server's own event loop and seed it with the demo graph."""
+    """Open the plane in the server's own event loop; seed it with the demo graph when ``demo`` is given."""
 
     @asynccontextmanager
     async def factory() -> AsyncIterator[ArtifactPlane]:
         async with open_plane(settings) as plane:
-            demo["graph"] = await build_demo(plane, tenant=TENANT)
-            demo["plane"] = plane
+            if demo is not None:
+                demo["graph"] = await build_demo(plane, tenant=TENANT)
+                demo["plane"] = plane
             if hook is not None:
                 hook(plane)
             yield plane

@@ -60,10 +60,10 @@ def demo() -> dict[str, DemoGraph]:
 
 
 @pytest.fixture(params=["asgi", "uvicorn"])
-async def client(
-    request: pytest.FixtureRequest, settings: Settings, demo: dict[str, DemoGraph]
-) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings, plane_factory=factory_for(settings, demo))
+async def client(request: pytest.FixtureRequest, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    # The demo pipeline takes seconds: only the tests that ask for ``demo`` get it built.
+    wanted = request.getfixturevalue("demo") if "demo" in request.fixturenames else None
+    app = create_app(settings, plane_factory=factory_for(settings, wanted))
     async with client_for(app, request.param) as client:
         yield client
 
@@ -80,16 +80,14 @@ async def test_healthz_and_readyz(client: httpx.AsyncClient) -> None:
     assert ready.json()["parts"] == {"registry": "ok", "payloads": "ok", "lineage": "ok", "policy": "ok"}
 
 
-async def test_readyz_is_503_naming_the_part_that_is_down(
-    settings: Settings, demo: dict[str, DemoGraph]
-) -> None:
+async def test_readyz_is_503_naming_the_part_that_is_down(settings: Settings) -> None:
     async def down() -> None:
         raise ConnectionError("bucket unreachable")
 
     def break_payloads(plane: ArtifactPlane) -> None:
         plane.payloads.ping = down  # type: ignore[method-assign]
 
-    app = create_app(settings, plane_factory=factory_for(settings, demo, break_payloads))
+    app = create_app(settings, plane_factory=factory_for(settings, None, break_payloads))
     async with asgi_client(app) as client:
         ready = await client.get("/readyz")
         alive = await client.get("/healthz")
@@ -291,7 +289,7 @@ async def test_policy_denial_is_forbidden_with_reasons(client: httpx.AsyncClient
 
 
 async def test_unexpected_errors_are_masked_and_logged_with_a_request_id(
-    settings: Settings, demo: dict[str, DemoGraph], caplog: pytest.LogCaptureFixture
+    settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     async def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("db password is hunter2")
@@ -299,7 +297,7 @@ async def test_unexpected_errors_are_masked_and_logged_with_a_request_id(
     def break_registry(plane: ArtifactPlane) -> None:
         plane.registry.get_artifact = explode  # type: ignore[method-assign]
 
-    app = create_app(settings, plane_factory=factory_for(settings, demo, break_registry))
+    app = create_app(settings, plane_factory=factory_for(settings, None, break_registry))
     with caplog.at_level(logging.ERROR, logger="artifact_plane.api"):
         async with asgi_client(app) as client:
             response = await client.post(
