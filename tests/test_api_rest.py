@@ -238,3 +238,47 @@ async def test_each_app_has_its_own_metrics(tmp_path: Path) -> None:
     first = create_app(make_settings("memory", tmp_path / "one"))
     second = create_app(make_settings("memory", tmp_path / "two"))
     assert first.state.metrics.registry is not second.state.metrics.registry
+
+
+async def test_an_upload_cut_short_stores_nothing_and_is_no_server_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import asyncio
+    import logging
+    import time
+
+    from tests.api_server import uvicorn_thread
+
+    settings = make_settings("embedded", tmp_path)
+    app = create_app(settings)
+    boundary = "cut"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="artifactType"\r\n\r\nblob\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="realm"\r\n\r\ncontent\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f"\r\n\r\n'
+    ).encode()
+    token = auth(ALICE)["Authorization"]
+    with caplog.at_level(logging.INFO, logger="artifact_plane.api"), uvicorn_thread(app) as base:
+        host, port = base.removeprefix("http://").split(":")
+        _, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            (
+                f"PUT /api/artifact HTTP/1.1\r\nHost: {host}\r\nAuthorization: {token}\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {10 * 2**20}\r\n\r\n"
+            ).encode()
+            + head
+            + os.urandom(2**20)  # a tenth of what was announced
+        )
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        temp = settings.data_dir / "payloads" / "tmp"
+        deadline = time.monotonic() + 20
+        while not any("client disconnected" in r.getMessage() for r in caplog.records):
+            assert time.monotonic() < deadline, "the server never noticed the client left"
+            await asyncio.sleep(0.02)  # poll interval, bounded by the deadline
+        assert not temp.exists() or not any(temp.glob("*"))  # the partial payload was discarded
+        stored = settings.data_dir / "payloads" / "tenants"
+        assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*"))
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

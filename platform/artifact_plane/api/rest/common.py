@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from artifact_plane.api.errors import HTTP_STATUS, MASKED_MESSAGE, error_extensions, exposed, new_request_id
@@ -56,6 +56,10 @@ def authenticated(operation: str) -> Callable[[PlaneEndpoint], Callable[[Request
                 response = await endpoint(request, state.plane.for_subject(subject))
             except BodyTooLarge:
                 raise  # the body-size middleware answers 413
+            except ClientDisconnect:
+                # The client went away mid-request (an upload cut short): nothing was stored, no one to tell.
+                logger.info("client disconnected during %s (request %s)", operation, request_id)
+                response = Response(status_code=400)
             except Exception as exc:
                 response = error_response(exc, request_id)
             response.headers[REQUEST_ID_HEADER] = request_id
