@@ -128,6 +128,8 @@ async def test_graphql_without_or_with_a_bad_token_is_unauthenticated(client: ht
         json={"query": ARTIFACT, "variables": {"id": "abc"}},
         headers=auth(ADMIN, secret="another-secret-" + "y" * 40),
     )
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
     for body in (missing, response.json()):
         assert codes(body) == ["UNAUTHENTICATED"]
         assert body["data"] == {"artifact": None}

@@ -18,6 +18,7 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.responses import Response
 from strawberry.extensions import MaskErrors
 from strawberry.types import ExecutionContext
 
@@ -73,7 +74,17 @@ class PlaneErrors(MaskErrors):
 
     def on_operation(self) -> Iterator[None]:
         yield from super().on_operation()
-        _add_codes(self.execution_context.result)
+        result = self.execution_context.result
+        _add_codes(result)
+        context = self.execution_context.context
+        unauthenticated = any(
+            (e.extensions or {}).get("code") == "UNAUTHENTICATED"
+            for e in getattr(result, "errors", None) or ()
+        )
+        if unauthenticated and isinstance(context, ApiContext) and isinstance(context.response, Response):
+            # No (valid) token: HTTP 401 as for REST; introspection alone still answers 200.
+            context.response.status_code = 401
+            context.response.headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
 
     def on_stream_result(self, result: Any) -> Iterator[None]:
         """Each result of a subscription: masked and coded before it reaches the client."""
