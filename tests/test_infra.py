@@ -117,11 +117,17 @@ def test_the_stack_passwords_agree(compose: dict[str, Any], api_env: dict[str, s
     assert lineage.password == interpolate(services["arangodb"]["environment"]["ARANGO_ROOT_PASSWORD"])
 
 
-def test_the_policy_server_loads_the_repositorys_policies(compose: dict[str, Any]) -> None:
-    [mount] = compose["services"]["opa"]["volumes"]
-    source, target, _ = mount.split(":")
-    assert (INFRA / source).resolve() == REPO / "policies"
-    assert target in compose["services"]["opa"]["command"]
+def test_the_policy_server_listens_where_the_api_looks(
+    compose: dict[str, Any], api_env: dict[str, str]
+) -> None:
+    opa = compose["services"]["opa"]
+    assert opa["command"][:2] == ["run", "--server"]
+    policy = urlparse(api_env["AP_POLICY_URL"])
+    assert f"--addr=0.0.0.0:{policy.port}" in opa["command"]
+    # The API pushes its own copy of the policies: none are loaded from disk beside them.
+    assert "volumes" not in opa
+    assert api_env["AP_POLICY_DIR"] == "/app/policies"
+    assert "COPY policies ./policies" in DOCKERFILE.read_text()
 
 
 def test_the_image_installs_the_backends_and_serves(compose: dict[str, Any]) -> None:
