@@ -115,3 +115,49 @@ async def test_a_graph_url_it_cannot_use_is_a_configuration_error(tmp_path: Path
     with pytest.raises(ConfigurationError, match="AP_LINEAGE_URL"):
         async with open_plane(settings_for(tmp_path, lineage_url=url)):
             pass
+
+
+def test_the_relay_process_delivers_until_sigterm_and_releases_its_lease(tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from artifact_plane.adapters.sql import SqlDatabase
+    from artifact_plane.adapters.sql.outbox import SqlOutbox
+
+    settings = settings_for(tmp_path, lineage_url="memory")
+
+    async def write() -> None:
+        async with open_plane(settings) as plane:
+            await _write_lineage(plane)
+
+    asyncio.run(write())
+    repo = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(repo / "platform"), str(repo)]),
+        "AP_DATA_DIR": str(settings.data_dir),
+        "AP_REGISTRY_URL": settings.resolved_registry_url(),
+        "AP_LINEAGE_URL": "memory",
+        "AP_POLICY_DIR": str(settings.policy_dir),
+        "AP_REALMS_DIR": str(settings.realms_dir),
+    }
+    main = "from artifact_plane.cli.main import app; app(prog_name='artifact-plane')"
+    command = [sys.executable, "-c", main, "lineage", "relay", "--idle-seconds", "0.05"]
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=tmp_path
+    )
+    outbox = SqlOutbox(SqlDatabase(settings.resolved_registry_url()))
+    try:
+        deadline = time.monotonic() + DEADLINE
+        while asyncio.run(outbox.backlog()):
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the relay process delivered nothing"
+            time.sleep(POLL)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=DEADLINE)
+    assert process.returncode == 0, stderr
+    assert "delivered 2 outbox entries" in stdout
+    assert asyncio.run(outbox.acquire_lease("next", 30))  # released on the way out, not left to expire
