@@ -167,6 +167,7 @@ async def test_bad_audit_requests_are_invalid_input(
     async for plane in reopened(kind, tmp_path, overrides):
         for options, field in [
             ({"batch": 0}, "batch"),
+            ({"tenants": ["ok", "../etc"]}, "tenant"),
             ({"checks": []}, "checks"),
             ({"realm": "../etc"}, "realm"),
         ]:
@@ -230,8 +231,25 @@ def test_cli_audit_run_reports_violations_as_a_table_and_as_json(cli_env: Path) 
     assert document["scanned"] == 2
 
 
-def test_cli_audit_run_refuses_a_bad_realm(cli_env: Path) -> None:
+def test_cli_audit_run_refuses_bad_options_with_usage_errors(cli_env: Path) -> None:
     put("acme", "insights", "report", "quarterly")
-    result = CliRunner().invoke(app, ["audit", "run", "--as-realm", "../x"])
-    assert result.exit_code == 2
-    assert "realm" in result.stderr
+    for args, named in [
+        (["--as-realm", "../x"], "realm"),
+        (["--tenant", "a/b"], "tenant"),
+        (["--roles", " , "], "--roles"),
+        (["--batch-size", "0"], "batch-size"),
+    ]:
+        result = CliRunner().invoke(app, ["audit", "run", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert named in result.stderr, (args, result.stderr)
+
+
+def test_cli_audit_run_with_other_roles_and_actions(cli_env: Path) -> None:
+    report_id = put("acme", "insights", "report", "quarterly")
+    # A reader may not delete: every artifact is reported under the roles rule.
+    result = CliRunner().invoke(app, ["audit", "run", "--json", "--action", "delete", "--roles", "reader"])
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert document["checks"] == [{"action": "delete", "roles": ["reader"]}]
+    assert [(v["artifact_id"], v["action"]) for v in document["violations"]] == [(report_id, "delete")]
+    assert [g["rule"] for g in document["groups"]] == ["roles"]

@@ -162,7 +162,7 @@ async def audit_policies(
         progress: called with the number of artifacts scanned so far.
 
     Raises:
-        InvalidInputError: ``batch`` below 1, no checks, or a bad realm id.
+        InvalidInputError: ``batch`` below 1, no checks, or a bad tenant or realm id.
         BackendUnavailableError: the registry, the log or the engine is down.
     """
     if batch < 1:
@@ -172,7 +172,10 @@ async def audit_policies(
     if realm not in (None, OWNING_REALM):
         validate_id(realm, "realm")
     report = AuditReport(revision=plane.policy.revision, engine=plane.policy.name, checks=tuple(checks))
-    report.tenants = sorted(tenants) if tenants is not None else await chained_log(plane).tenants()
+    if tenants is not None:
+        report.tenants = sorted(validate_id(t, "tenant") for t in tenants)
+    else:
+        report.tenants = await chained_log(plane).tenants()
     for tenant in report.tenants:
         after = None
         while True:

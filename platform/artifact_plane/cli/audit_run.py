@@ -27,8 +27,12 @@ EXIT_VIOLATIONS = 3  # distinct from errors (1) and usage (2), for scripts gatin
 
 def _checks(actions: list[str] | None, roles: str | None) -> list[AuditCheck]:
     chosen = actions or [check.action for check in DEFAULT_CHECKS]
-    role_list = tuple(r.strip() for r in roles.split(",") if r.strip()) if roles else None
-    return [AuditCheck(a, role_list or ROLES_FOR.get(a, ("admin",))) for a in dict.fromkeys(chosen)]
+    if roles is None:
+        return [AuditCheck(a, ROLES_FOR.get(a, ("admin",))) for a in dict.fromkeys(chosen)]
+    role_list = tuple(r.strip() for r in roles.split(",") if r.strip())
+    if not role_list:
+        fail("--roles names no role", "give e.g. --roles reader", EXIT_USAGE)
+    return [AuditCheck(a, role_list) for a in dict.fromkeys(chosen)]
 
 
 def run(
@@ -82,8 +86,6 @@ def run(
                 progress=lambda n: progress.update(task, description=f"audited {n} artifacts"),
             )
 
-    if not all(c.roles for c in checks):
-        fail("--roles names no role", "give e.g. --roles reader", EXIT_USAGE)
     report = with_plane(settings_of(ctx), work)
     if as_json:
         emit_json(report.to_json())
