@@ -29,6 +29,7 @@ QUICK = {
     "api_roots": 1,
     "decisions": 100,
     "audit_artifacts": 300,
+    "chain_decisions": 2_000,
 }
 FULL = {
     "rounds": 5,
@@ -47,6 +48,7 @@ FULL = {
     "api_roots": 10,
     "decisions": 1_000,
     "audit_artifacts": 100_000,
+    "chain_decisions": 100_000,
 }
 
 
@@ -76,6 +78,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--gcs-big-samples", type=int, help="64 MiB uploads and downloads in the GCS section")
     parser.add_argument("--decisions", type=int, help="policy decisions per workload and round")
     parser.add_argument("--audit-artifacts", type=int, help="stored artifacts the policy audit re-checks")
+    parser.add_argument(
+        "--chain-decisions", type=int, help="decisions sealed and verified in the chain section"
+    )
     parser.add_argument("--seed", type=int, default=20240611)
     parser.add_argument("--output", type=Path, default=REPO / "bench" / "results" / "latest.json")
     parser.add_argument("--tmp", type=Path, help="where the temp directories go (default: the system's)")
@@ -180,6 +185,9 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
             render(console, section)
             sections.append(section)
             section = await policy.run_audit(root / "audit", artifacts=args.audit_artifacts)
+            render(console, section)
+            sections.append(section)
+            section = await policy.run_chain(root / "chain", decisions=args.chain_decisions)
             render(console, section)
             sections.append(section)
     return sections

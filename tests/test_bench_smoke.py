@@ -192,3 +192,8 @@ def test_quick_policy_bench_compares_the_engine_with_direct_regopy(tmp_path: Pat
     expected = audit["audit_s"] / audit["artifacts"] * 1_000_000
     assert abs(audit["per_million_s"] - expected) <= 1e-9 * expected
     assert "extrapolated to 1M artifacts" in printed
+    # The chain section sealed and verified every decision, and the hand-made chain ended at the same head.
+    chain = next(s for title, s in sections.items() if title.startswith("Decision chain"))["data"]
+    assert chain["decisions"] > 0
+    assert chain["head"].startswith(f"{chain['decisions']}:")
+    assert min(chain["seal_s"], chain["verify_s"], chain["raw_seal_s"], chain["raw_verify_s"]) > 0
