@@ -28,8 +28,8 @@ QUICK = {
     "api_concurrency": 4,
     "api_roots": 1,
     "decisions": 100,
-    "audit_artifacts": 300,
-    "chain_decisions": 2_000,
+    "audit_artifacts": 200,
+    "chain_decisions": 1_000,
 }
 FULL = {
     "rounds": 5,
