@@ -264,7 +264,7 @@ def test_cli_seal_then_verify_prints_heads_and_catches_every_kind_of_tampering(d
     assert _raw(data_dir, "UPDATE decisions SET allow = 0 WHERE decision_id = ?", third) == 1
     edited = cli("audit", "verify")
     assert edited.exit_code == 1
-    assert "tenant acme: BROKEN; 2 entries checked" in edited.stdout
+    assert "tenant acme: BROKEN at seq 3; 2 entries check out before it" in edited.stdout
     assert f"chain broken at seq 3 (edited): entry 3 (decision {third})" in edited.stderr
     assert "tenant globex: ok" in edited.stdout  # the other tenant's chain still checks out
     assert "compare it with a backup" in edited.stderr

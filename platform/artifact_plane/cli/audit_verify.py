@@ -86,14 +86,13 @@ def verify(
     if not reports:
         console.print("the decision log is empty: nothing to verify", markup=False)
     for report in reports:
-        head = str(report.head) if report.head else "(nothing sealed yet)"
-        state = "BROKEN" if report.broken else "ok"
-        console.print(
-            f"tenant {report.tenant}: {state}; {report.checked} entries checked, "
-            f"{report.unsealed} not sealed yet; head {head}",
-            markup=False,
-            soft_wrap=True,
-        )
+        if report.broken is not None:
+            # The walk stopped at the break: what it reached is no head to record.
+            line = f"BROKEN at seq {report.broken.seq}; {report.checked} entries check out before it"
+        else:
+            head = str(report.head) if report.head else "(nothing sealed yet)"
+            line = f"ok; {report.checked} entries checked, {report.unsealed} not sealed yet; head {head}"
+        console.print(f"tenant {report.tenant}: {line}", markup=False, soft_wrap=True)
     if broken:
         for report in broken:
             assert report.broken is not None
