@@ -46,7 +46,7 @@ BY_URI = "query($uri: String!, $v: String) { artifactByUri(uri: $uri, version: $
 VERSIONS = "query($uri: String!) { versions(uri: $uri) { id version } }"
 PAGE = """query($filter: ArtifactFilter, $first: Int, $after: String) {
   artifacts(filter: $filter, first: $first, after: $after) {
-    edges { node { id } } pageInfo { hasNextPage endCursor }
+    edges { cursor node { id } } pageInfo { hasNextPage endCursor hasPreviousPage startCursor }
   }
 }"""
 EXECUTION = """query($id: ID!) { execution(id: $id) {
@@ -170,6 +170,8 @@ async def test_artifacts_pages_follow_the_cursor_without_repeats(api: Api) -> No
     while True:
         page = (await api.ok(PAGE, filter={"artifactType": kind}, first=2, after=after))["artifacts"]
         seen += [edge["node"]["id"] for edge in page["edges"]]
+        assert page["pageInfo"]["hasPreviousPage"] is (after is not None)
+        assert page["pageInfo"]["startCursor"] == page["edges"][0]["cursor"]
         if not page["pageInfo"]["hasNextPage"]:
             break
         after = page["pageInfo"]["endCursor"]

@@ -11,10 +11,15 @@ from artifact_plane.errors import InvalidInputError
 from artifact_plane.settings import Settings
 
 
-@strawberry.type(description="Where a page ends; pass `endCursor` as `after` for the next page.")
+@strawberry.type(
+    description="Where a page starts and ends (Relay); pass `endCursor` as `after` for the next page. "
+    "Paging is forward only: `hasPreviousPage` says whether `after` skipped anything."
+)
 class PageInfo:
     has_next_page: bool
     end_cursor: str | None
+    has_previous_page: bool = False
+    start_cursor: str | None = None
 
 
 def check_first(first: int | None, settings: Settings) -> int:

@@ -53,7 +53,13 @@ async def resolve_artifacts(
     # Items policy hid still move the cursor on, so a page with more after it ends at next_cursor.
     end = page.next_cursor or (edges[-1].cursor if edges else after)
     return ArtifactConnection(
-        edges=edges, page_info=PageInfo(has_next_page=page.next_cursor is not None, end_cursor=end)
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.next_cursor is not None,
+            end_cursor=end,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
 
 

@@ -60,7 +60,12 @@ def _page(graph: models.LineageGraph, first: int | None, after: str | None, info
         is_partial=graph.is_partial,
         truncated_by=list(graph.truncated_by),
         total_nodes=len(nodes),
-        page_info=PageInfo(has_next_page=end < len(nodes), end_cursor=_encode(end) if end > start else after),
+        page_info=PageInfo(
+            has_next_page=end < len(nodes),
+            end_cursor=_encode(end) if end > start else after,
+            has_previous_page=start > 0,
+            start_cursor=_encode(start + 1) if end > start else None,  # the cursor after its first node
+        ),
     )
 
 

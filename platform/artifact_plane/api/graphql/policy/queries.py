@@ -67,7 +67,12 @@ async def resolve_policy_decisions(
     ]
     return PolicyDecisionConnection(
         edges=edges,
-        page_info=PageInfo(has_next_page=more, end_cursor=edges[-1].cursor if edges else after),
+        page_info=PageInfo(
+            has_next_page=more,
+            end_cursor=edges[-1].cursor if edges else after,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+        ),
     )
 
 
