@@ -161,3 +161,44 @@ async def test_in_process_over_the_asgi_app(tmp_path: Path) -> None:
             assert "errors" not in await gql(client, SET, ALICE, id=art, s="FAILED")
             assert event(await ws.receive_json()) == {"artifactId": art, "status": "FAILED", "final": True}
             assert await ws.receive_json() == {"id": "1", "type": "complete"}
+
+
+async def test_an_unexpected_error_mid_stream_is_masked_with_a_request_id(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    app = create_app(make_settings("embedded", tmp_path))
+    headers = {"Authorization": f"Bearer {mint_token(SECRET, ALICE)}"}
+    async with asgi_client(app) as client:
+        created = await gql(client, CREATE, ALICE, s="PENDING", t="about to break")
+        art = created["data"]["createArtifact"]["artifactId"]
+        plane = app.state.plane
+        real = plane.registry.get_artifact
+        calls = 0
+
+        async def breaks_after_the_first_read(*args: Any, **kwargs: Any) -> Any:
+            nonlocal calls
+            calls += 1
+            if calls > 1:  # the stream's first poll, after the checked read
+                raise RuntimeError("registry password is hunter2")
+            return await real(*args, **kwargs)
+
+        plane.registry.get_artifact = breaks_after_the_first_read
+        with caplog.at_level(logging.ERROR, logger="artifact_plane.api"):
+            async with AsgiWebSocket(app, "/graphql", ["graphql-transport-ws"], headers) as ws:
+                await ws.send_json({"type": "connection_init", "payload": {}})
+                assert (await ws.receive_json())["type"] == "connection_ack"
+                variables = {"id": art}
+                await ws.send_json(
+                    {"id": "1", "type": "subscribe", "payload": {"query": SUBSCRIBE, "variables": variables}}
+                )
+                assert event(await ws.receive_json())["status"] == "PENDING"
+                broken = await ws.receive_json()
+    text = json.dumps(broken)
+    assert "hunter2" not in text
+    errors = broken["payload"]["errors"] if broken["type"] == "next" else broken["payload"]
+    assert errors[0]["message"] == "internal error"
+    assert errors[0]["extensions"]["code"] == "INTERNAL"
+    request_id = errors[0]["extensions"]["requestId"]
+    assert any(request_id in r.getMessage() and r.exc_info for r in caplog.records)

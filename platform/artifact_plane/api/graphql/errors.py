@@ -99,7 +99,11 @@ def _add_codes(result: object) -> None:
         known = exposed(error.original_error)
         if known is not None:
             error.extensions = {**(error.extensions or {}), **error_extensions(known)}
-        elif error.original_error is None and getattr(result, "data", None) is None:
+        elif (
+            error.original_error is None
+            and getattr(result, "data", None) is None
+            and "code" not in (error.extensions or {})  # a masked error already says INTERNAL
+        ):
             # Not executed: the document itself was refused.
             error.extensions = {**(error.extensions or {}), **_document_error(error.message)}
 
