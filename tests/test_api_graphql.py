@@ -24,6 +24,7 @@ from tests.api_server import (
     ALICE,
     BOB_OTHER_TENANT,
     READER,
+    REPO,
     TENANT,
     client_for,
     codes,
@@ -71,7 +72,12 @@ DECISIONS = """query($filter: PolicyDecisionFilter, $first: Int, $after: String)
     edges { node { id subjectId action resourceRef allow reasons } } pageInfo { hasNextPage endCursor }
   }
 }"""
-RUN_INTENT = "mutation($input: RunIntentInput!) { runIntent(input: $input) { id } }"
+RUN = """mutation($input: RunIntentInput!) {
+  runIntent(input: $input) { id status realm intent error inputIds outputIds }
+}"""
+REGENERATE = "mutation($id: ID!) { regenerate(id: $id) { id status inputIds outputIds } }"
+STALE = "query($id: ID!) { artifact(id: $id) { stale staleCauses { kind inputId newerId } } }"
+SURVEY = (REPO / "realms" / "content" / "analyze" / "samples" / "dataset.json").read_text()
 
 
 class Api:
@@ -326,12 +332,49 @@ async def test_register_lineage_errors(api: Api) -> None:
     assert codes(bad) == ["INVALID_INPUT"]
 
 
-async def test_run_intent_refuses_an_unknown_realm(api: Api) -> None:
-    body = await api(RUN_INTENT, input={"realm": "insights", "intent": "interpret", "inputs": {}})
-    assert codes(body) == ["INVALID_INPUT"]
-    assert body["errors"][0]["extensions"]["field"] == "realm"
-    assert "unknown realm 'insights'" in body["errors"][0]["message"]
-    assert body["data"] == {"runIntent": None}
+async def test_run_intent_runs_a_realm_operator_and_regenerate_follows_a_newer_input(api: Api) -> None:
+    uri = f"artifact://content/datasets/{unique('survey')}.json"
+    written = await api.ok(WRITE, input={"uri": uri, "text": SURVEY, "artifactType": "dataset"})
+    dataset = written["writeArtifact"]["artifactId"]
+    inputs = {"dataset": dataset, "name": unique("s"), "group_by": "region"}
+    run = (await api.ok(RUN, input={"realm": "content", "intent": "analyze", "inputs": inputs}))["runIntent"]
+    assert (run["status"], run["realm"], run["intent"]) == ("SUCCEEDED", "content", "analyze")
+    assert run["error"] is None
+    assert dataset in run["inputIds"]
+    (analysis,) = run["outputIds"]
+    assert (await api.ok(STALE, id=analysis))["artifact"] == {"stale": False, "staleCauses": []}
+
+    changed = SURVEY.replace("9", "2")
+    newer = await api.ok(WRITE, input={"uri": uri, "text": changed, "artifactType": "dataset"})
+    newer_id = newer["writeArtifact"]["artifactId"]
+    stale = (await api.ok(STALE, id=analysis))["artifact"]
+    assert stale["stale"] is True
+    assert stale["staleCauses"] == [{"kind": "input_updated", "inputId": dataset, "newerId": newer_id}]
+
+    again = (await api.ok(REGENERATE, id=analysis))["regenerate"]
+    assert again["status"] == "SUCCEEDED"
+    assert newer_id in again["inputIds"]
+    (refreshed,) = again["outputIds"]
+    assert refreshed != analysis
+    assert (await api.ok(STALE, id=refreshed))["artifact"]["stale"] is False
+
+
+async def test_run_intent_and_regenerate_refusals(api: Api) -> None:
+    unknown = await api(RUN, input={"realm": "nowhere", "intent": "analyze", "inputs": {}})
+    assert codes(unknown) == ["NOT_FOUND"]
+    assert unknown["data"] == {"runIntent": None}
+    bad_param = await api(
+        RUN, input={"realm": "content", "intent": "analyze", "inputs": {"inputs": {}, "params": {"x": 1}}}
+    )
+    assert codes(bad_param) == ["INVALID_INPUT"]
+    uri = f"artifact://content/datasets/{unique('survey')}.json"
+    written = await api.ok(WRITE, input={"uri": uri, "text": SURVEY, "artifactType": "dataset"})
+    given = {"dataset": written["writeArtifact"]["artifactId"]}
+    reader = await api(RUN, READER, input={"realm": "content", "intent": "analyze", "inputs": given})
+    assert codes(reader) == ["FORBIDDEN"]  # a reader may read the dataset, not run what writes
+    raw = await api.create(unique("raw"))
+    assert codes(await api(REGENERATE, id=raw)) == ["INVALID_INPUT"]  # nothing recorded produced it
+    assert codes(await api(REGENERATE, BOB_OTHER_TENANT, id=raw)) == ["NOT_FOUND"]
 
 
 async def test_wait_for_artifact_returns_when_it_leaves_pending(api: Api) -> None:
@@ -408,7 +451,8 @@ async def test_missing_token_on_every_operation_is_unauthenticated(api: Api) -> 
         (SET_STATUS, {"id": "a", "s": "READY"}),
         (DELETE, {"id": "a"}),
         (REGISTER, {"input": {"executionId": "e"}}),
-        (RUN_INTENT, {"input": {"realm": "r", "intent": "i"}}),
+        (RUN, {"input": {"realm": "r", "intent": "i"}}),
+        (REGENERATE, {"id": "a"}),
     ]:
         body = await api(query, None, **variables)
         assert codes(body) == ["UNAUTHENTICATED"], query

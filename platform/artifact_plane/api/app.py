@@ -43,12 +43,19 @@ def create_app(
         jwt_secret: the HS256 key (default: ``AP_JWT_SECRET`` or the dev
             secret file under ``AP_DATA_DIR``, unless only a JWKS URL is set).
         verifier: checks bearer tokens (default: built from the settings).
-        intents: runs ``runIntent`` (default: none, every realm is unknown).
+        intents: runs ``runIntent``, ``regenerate`` and answers ``staleCauses``
+            (default: the operators discovered from the settings: builtin,
+            ``AP_REALMS_DIR`` and ``AP_OPERATOR_DIRS``).
 
     Raises:
         ConfigurationError: no usable way to verify tokens.
+        InvalidInputError: an operator manifest is invalid (names the file).
     """
     settings = settings or Settings()
+    if intents is None:
+        from artifact_plane.intent_runner import PlaneIntentRunner
+
+        intents = PlaneIntentRunner.from_settings(settings)
     factory = plane_factory or (lambda: open_plane(settings))
     app_metrics = ApiMetrics()
 

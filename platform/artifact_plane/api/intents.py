@@ -1,19 +1,22 @@
 """Running an intent from the API: the seam the realm services plug into.
 
-Realm services (issue 7) are not wired into the API yet. ``runIntent`` asks
-the app's :class:`IntentRunner`; without one every realm is unknown and the
-client gets ``INVALID_INPUT`` on the field ``realm``. Wiring realms later
-means passing a runner to :func:`artifact_plane.api.app.create_app`.
+``runIntent``, ``Artifact.stale``/``staleCauses`` and ``regenerate`` ask the
+app's :class:`IntentRunner`; :func:`artifact_plane.api.app.create_app` gives
+it one over the discovered operators
+(:class:`artifact_plane.intent_runner.PlaneIntentRunner`). Without a runner
+every realm is unknown (``INVALID_INPUT`` on the field ``realm``) and nothing
+is stale.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from artifact_plane.errors import InvalidInputError
 from artifact_plane.models import Execution
 from artifact_plane.scoped import ScopedPlane
+from artifact_plane.staleness import StaleCause
 
 
 class IntentRunner(Protocol):
@@ -25,13 +28,21 @@ class IntentRunner(Protocol):
         """Raises: InvalidInputError (unknown realm or intent), plus the plane's errors."""
         ...
 
+    async def stale_causes(self, me: ScopedPlane, artifact_id: str) -> Sequence[StaleCause]:
+        """Why the artifact is stale; empty when it is fresh."""
+        ...
+
+    async def regenerate(self, me: ScopedPlane, artifact_id: str) -> Execution:
+        """Re-run what produced the artifact with current inputs and operator; the new execution."""
+        ...
+
 
 def unknown_realm(realm: str) -> InvalidInputError:
     """The error for a realm no runner knows (INVALID_INPUT, field ``realm``)."""
     return InvalidInputError(
         "realm",
         f"unknown realm {realm!r}: no realm service is registered with this server "
-        "(realm services are not wired into the API yet)",
+        "(this server runs no realm services)",
     )
 
 

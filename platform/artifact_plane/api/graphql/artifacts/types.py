@@ -40,6 +40,40 @@ async def _produced_by(root: Artifact, info: Info) -> list[Execution]:
     return await load_executions(info, await info.context.loaders.producers.load(str(root.id)))
 
 
+@strawberry.type(description="One reason an artifact is stale.")
+class StaleCause:
+    kind: str = strawberry.field(
+        description="input_updated | operator_changed | operator_missing | upstream_stale"
+    )
+    detail: str
+    input_id: str | None
+    newer_id: str | None
+    operator: str | None
+    current_operator: str | None
+
+
+async def _stale_causes(root: Artifact, info: Info) -> list[StaleCause]:
+    runner = info.context.intents
+    if runner is None:
+        return []
+    causes = await runner.stale_causes(info.context.scoped(), str(root.id))
+    return [
+        StaleCause(
+            kind=c.kind,
+            detail=c.detail,
+            input_id=c.input_id,
+            newer_id=c.newer_id,
+            operator=c.operator,
+            current_operator=c.current_operator,
+        )
+        for c in causes
+    ]
+
+
+async def _stale(root: Artifact, info: Info) -> bool:
+    return bool(await _stale_causes(root, info))
+
+
 async def _consumed_by(root: Artifact, info: Info) -> list[Execution]:
     from artifact_plane.api.graphql.executions.types import load_executions
 
@@ -72,6 +106,13 @@ class Artifact:
     )
     consumed_by: list[ExecutionRef] = strawberry.field(
         resolver=_consumed_by, description="Executions that consumed it (batched across a page)."
+    )
+    stale: bool = strawberry.field(
+        resolver=_stale,
+        description="An input it was derived from has a newer ready version, or its operator changed.",
+    )
+    stale_causes: list[StaleCause] = strawberry.field(
+        resolver=_stale_causes, description="Why it is stale (empty when fresh)."
     )
 
     @classmethod
