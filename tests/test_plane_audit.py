@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
+from artifact_plane.adapters.memory import MemoryDecisionLog, MemoryLineageStore, MemoryRegistry
+from artifact_plane.adapters.memory.payloads import MemoryPayloadStore
 from artifact_plane.errors import ConflictError, InvalidInputError
-from artifact_plane.models import DecisionFilter
+from artifact_plane.models import DecisionFilter, PolicyDecision, PolicyInput
 from artifact_plane.plane import ArtifactPlane
+from artifact_plane.ports.policy import PolicyEngine
 from tests.plane_fixtures import ALICE, Clock, open_test_plane
 
 LIMIT = 1024
@@ -93,3 +96,45 @@ async def test_a_create_is_one_transaction_with_its_decision(
     await me.create_many([{"data": b"a", "artifact_type": "blob"}, {"data": b"b", "artifact_type": "blob"}])
     assert len(commits) == 2  # the existence check (a read) and the batch with its decisions
     assert (await me.get_meta(art_id)).artifact_id == art_id
+
+
+class NumberingEngine(PolicyEngine):
+    """Allows everything and numbers its decisions as OPA's decision log does (repeating one on purpose)."""
+
+    name = "numbering"
+
+    def __init__(self) -> None:
+        self.given: list[str] = []
+
+    async def decide(self, request: PolicyInput) -> PolicyDecision:
+        return (await self.decide_many([request]))[0]
+
+    async def decide_many(self, requests: Sequence[PolicyInput]) -> list[PolicyDecision]:
+        answers = []
+        for _ in requests:
+            self.given.append(f"opa-{len(self.given) // 2}")  # every id twice
+            answers.append(PolicyDecision(allow=True, engine=self.name, decision_id=self.given[-1]))
+        return answers
+
+    @property
+    def revision(self) -> str:
+        return "numbering-1"
+
+
+async def test_the_log_keeps_the_engines_decision_ids_and_never_repeats_one() -> None:
+    lineage, log = MemoryLineageStore(), MemoryDecisionLog()
+    engine = NumberingEngine()
+    plane = ArtifactPlane(
+        registry=MemoryRegistry(lineage=lineage, decisions=log),
+        payloads=MemoryPayloadStore(),
+        lineage=lineage,
+        policy=engine,
+        decisions=log,
+    )
+    me = plane.for_subject(ALICE)
+    await me.create_many([{"data": b"a", "artifact_type": "blob"}, {"data": b"b", "artifact_type": "blob"}])
+    await me.create_artifact(b"c", artifact_type="blob")
+    logged = [d.decision_id for d in await log.query("acme", DecisionFilter(), limit=10)]
+    assert engine.given == ["opa-0", "opa-0", "opa-1"]
+    assert len(logged) == len(set(logged)) == 3
+    assert {"opa-0", "opa-1"} <= set(logged)  # the repeat got a fresh id

@@ -26,6 +26,18 @@ class Grant:
     committed: bool = False
 
 
+def _decision_ids(decisions: Sequence[PolicyDecision]) -> list[str]:
+    """The engine's own id for each decision (OPA's), else a fresh one; never the same twice."""
+    ids: list[str] = []
+    seen: set[str] = set()
+    for decision in decisions:
+        given = decision.decision_id
+        decision_id = given if given and given not in seen and len(given) <= 128 else uuid.uuid4().hex
+        seen.add(decision_id)
+        ids.append(decision_id)
+    return ids
+
+
 def resource_ref(resource: Mapping[str, Any]) -> str:
     """A short, stable name for the resource of a decision (for the log)."""
     for key in ("artifact_id", "uri", "execution_id"):
@@ -85,9 +97,10 @@ class Authorizer:
             decisions = await self.engine.decide_many(requests)
         elapsed_ms = (time.perf_counter() - started) * 1000 / len(requests)
         now = utcnow()
+        ids = _decision_ids(decisions)
         records = [
             DecisionRecord(
-                decision_id=uuid.uuid4().hex,
+                decision_id=decision_id,
                 created_at=now,
                 tenant_id=subject.tenant,
                 subject_id=subject.id,
@@ -99,7 +112,7 @@ class Authorizer:
                 engine=decision.engine,
                 latency_ms=decision.latency_ms or elapsed_ms,
             )
-            for request, decision in zip(requests, decisions, strict=True)
+            for request, decision, decision_id in zip(requests, decisions, ids, strict=True)
         ]
         return decisions, records
 

@@ -285,6 +285,8 @@ class PolicyDecision(_Frozen):
     revision: str = ""
     engine: str = ""
     latency_ms: float = 0.0
+    # The engine's own id for it (OPA's decision log), logged as the entry's id when given.
+    decision_id: str | None = None
 
 
 class DecisionRecord(_Frozen):
