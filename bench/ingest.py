@@ -8,7 +8,8 @@ those costs back one at a time, so the table shows where the time goes:
   indexes, same PRAGMAs (WAL, synchronous FULL), one transaction per artifact
   or per batch;
 * + payload files — the same bytes written the way a durable store must
-  (write, fsync, rename, fsync the directory) under the same key layout,
+  (new shard directories fsynced into their parents; write, fsync, rename,
+  fsync the directory) under the same key layout,
   before the rows commit. What is left of the ratio is the plane's CPU work:
   validation, pydantic, Rego, SQLAlchemy and worker-thread hops.
 
@@ -119,11 +120,31 @@ def plane_rows(database: Path, count: int) -> dict[str, Any]:
     return rows
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs_durably(directory: Path) -> None:
+    """Create missing directories, fsyncing each new one's parent (or a crash can lose them)."""
+    missing = []
+    while not directory.is_dir():
+        missing.append(directory)
+        directory = directory.parent
+    for path in reversed(missing):
+        path.mkdir()
+        _fsync(path.parent)
+
+
 def write_payload(root: Path, data: bytes) -> None:
-    """Store ``data`` as a durable store must: temp file, fsync, rename, fsync the directory."""
+    """Store ``data`` as a durable store must: new shard directories made durable, temp file,
+    fsync, rename, fsync the directory."""
     digest = hashlib.sha256(data).hexdigest()
     final = root / "tenants" / TENANT / "sha256" / digest[:2] / digest[2:4] / digest
-    final.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs_durably(final.parent)
     temp = root / "tmp" / f"{digest}.tmp"
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
@@ -132,11 +153,7 @@ def write_payload(root: Path, data: bytes) -> None:
     finally:
         os.close(fd)
     os.replace(temp, final)
-    directory = os.open(final.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    _fsync(final.parent)
 
 
 def _insert_sql(table: str, columns: Sequence[str]) -> str:
@@ -196,7 +213,7 @@ class RawIngest:
 
 VARIANTS = {
     "rows": ("sqlite3 record+decision rows, {how}", False),
-    "rows_files": ("+ payload files (write+fsync+rename+dir fsync)", True),
+    "rows_files": ("+ payload files, fsynced as the store does (file, new dirs, rename)", True),
 }
 
 

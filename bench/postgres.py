@@ -377,7 +377,7 @@ async def ingest_section(
         section.data[f"ingest_{key}"] = {"artifacts": len(data), **{f"{k}_s": v for k, v in seconds.items()}}
         baselines = [
             ("raw", f"raw psycopg record+decision rows, {how}"),
-            ("raw_files", "+ payload files (write+fsync+rename+dir fsync)"),
+            ("raw_files", "+ payload files, fsynced as the store does (file, new dirs, rename)"),
         ]
         for index, (name, text) in enumerate(baselines):
             theirs = sum(seconds[name])
