@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Iterable, Iterator
 from datetime import datetime
+
+import anyio.to_thread
 
 from artifact_plane.errors import InvalidInputError
 from artifact_plane.ids import validate_digest
@@ -47,6 +49,68 @@ def as_bytes(chunk: object) -> bytes:
     if isinstance(chunk, bytearray | memoryview):
         return bytes(chunk)
     raise InvalidInputError("payload", f"chunks must be bytes, not {type(chunk).__name__}")
+
+
+async def chunk_batches(
+    chunks: AsyncIterator[bytes] | Iterable[bytes], target: int, max_size: int | None
+) -> AsyncGenerator[list[bytes], None]:
+    """The caller's chunks grouped into lists of about ``target`` bytes (one worker-thread hop each).
+
+    A plain iterable is pulled in a worker thread (a blocking source, such as
+    an open file, must not stall the event loop). InvalidInputError is raised
+    as soon as more than ``max_size`` bytes arrive, before the excess is
+    handed on; an async source is closed when reading stops early.
+    """
+    size = 0
+    if isinstance(chunks, AsyncIterable):
+        batch: list[bytes] = []
+        filled = 0
+        try:
+            async for item in chunks:
+                chunk = as_bytes(item)
+                size = _count(size, len(chunk), max_size)
+                batch.append(chunk)
+                filled += len(chunk)
+                if filled >= target:
+                    yield batch
+                    batch, filled = [], 0
+        finally:
+            # Stopping early (max_size) closes the caller's generator now, not at GC time.
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if batch:
+            yield batch
+        return
+    iterator = iter(chunks)
+    while True:
+        limit = None if max_size is None else max_size - size
+        pulled, done = await anyio.to_thread.run_sync(_pull, iterator, target, limit)
+        size = _count(size, sum(len(chunk) for chunk in pulled), max_size)
+        if pulled:
+            yield pulled
+        if done:
+            return
+
+
+def _pull(iterator: Iterator[bytes], target: int, limit: int | None) -> tuple[list[bytes], bool]:
+    """Pull about ``target`` bytes (stopping past ``limit``); True when the source is exhausted."""
+    batch: list[bytes] = []
+    filled = 0
+    for item in iterator:
+        chunk = as_bytes(item)
+        batch.append(chunk)
+        filled += len(chunk)
+        if filled >= target or (limit is not None and filled > limit):
+            return batch, False
+    return batch, True
+
+
+def _count(size: int, more: int, max_size: int | None) -> int:
+    size += more
+    if max_size is not None and size > max_size:
+        raise InvalidInputError("payload", f"larger than max_size={max_size} bytes")
+    return size
 
 
 class PayloadStore(abc.ABC):

@@ -28,7 +28,7 @@ import anyio.to_thread
 
 from artifact_plane.adapters.gcs.errors import translated
 from artifact_plane.adapters.gcs.objects import Blob, Objects, Upload, modified_at
-from artifact_plane.adapters.gcs.source import batches, close_source
+from artifact_plane.adapters.gcs.source import close_source
 from artifact_plane.errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -37,7 +37,7 @@ from artifact_plane.errors import (
 )
 from artifact_plane.ids import DIGEST_PATTERN, ID_PATTERN, payload_key, validate_id
 from artifact_plane.models import StoredPayload
-from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, check_put_args, check_range
+from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, check_put_args, check_range, chunk_batches
 
 __all__ = ["GcsPayloadStore"]
 
@@ -143,7 +143,7 @@ class GcsPayloadStore(PayloadStore):
         objects = await self._io("reach", self._connect)
         upload = Upload(objects, f"{self._prefix}tmp/{uuid.uuid4().hex}.tmp", self._upload_chunk)
         try:
-            async with aclosing(batches(chunks, CHUNK_SIZE, max_size)) as source:
+            async with aclosing(chunk_batches(chunks, CHUNK_SIZE, max_size)) as source:
                 async for batch in source:
                     await self._io("write", functools.partial(upload.add, batch))
             digest = upload.hexdigest()

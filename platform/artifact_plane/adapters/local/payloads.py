@@ -18,7 +18,7 @@ import functools
 import hashlib
 import os
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, TypeVar
@@ -35,7 +35,7 @@ from artifact_plane.errors import (
 )
 from artifact_plane.ids import DIGEST_PATTERN, ID_PATTERN, payload_key, validate_id
 from artifact_plane.models import StoredPayload
-from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, as_bytes, check_put_args, check_range
+from artifact_plane.ports.payloads import CHUNK_SIZE, PayloadStore, check_put_args, check_range, chunk_batches
 
 __all__ = ["LocalPayloadStore"]
 
@@ -99,7 +99,7 @@ class LocalPayloadStore(PayloadStore):
 
         info: os.stat_result | None = None
         try:
-            source = _batches(chunks, self._chunk_size, max_size)
+            source = chunk_batches(chunks, self._chunk_size, max_size)
             async with contextlib.aclosing(_with_last(source)) as batches:
                 async for batch, last in batches:
                     info = await self._io("write", functools.partial(write, batch, last))
@@ -324,46 +324,6 @@ class _TempFile:
             self.path.unlink(missing_ok=True)
 
 
-async def _batches(
-    chunks: AsyncIterator[bytes] | Iterable[bytes], target: int, max_size: int | None
-) -> AsyncGenerator[list[bytes], None]:
-    """The caller's chunks grouped into batches of about ``target`` bytes (one thread hop each).
-
-    Raises InvalidInputError as soon as more than ``max_size`` bytes arrive,
-    before the excess is written.
-    """
-    size = 0
-    if isinstance(chunks, AsyncIterable):
-        batch: list[bytes] = []
-        filled = 0
-        try:
-            async for item in chunks:
-                chunk = as_bytes(item)
-                size = _count(size, len(chunk), max_size)
-                batch.append(chunk)
-                filled += len(chunk)
-                if filled >= target:
-                    yield batch
-                    batch, filled = [], 0
-        finally:
-            # Stopping early (max_size) closes the caller's generator now, not at GC time.
-            aclose = getattr(chunks, "aclose", None)
-            if aclose is not None:
-                await aclose()
-        if batch:
-            yield batch
-        return
-    iterator = iter(chunks)
-    while True:
-        limit = None if max_size is None else max_size - size
-        batch, done = await anyio.to_thread.run_sync(_pull, iterator, target, limit)
-        size = _count(size, sum(len(chunk) for chunk in batch), max_size)
-        if batch:
-            yield batch
-        if done:
-            return
-
-
 async def _with_last(
     batches: AsyncGenerator[list[bytes], None],
 ) -> AsyncGenerator[tuple[list[bytes], bool], None]:
@@ -378,26 +338,6 @@ async def _with_last(
             yield previous, True
     finally:
         await batches.aclose()
-
-
-def _pull(iterator: Iterator[bytes], target: int, limit: int | None) -> tuple[list[bytes], bool]:
-    """Pull about ``target`` bytes (stopping past ``limit``); True when the source is exhausted."""
-    batch: list[bytes] = []
-    filled = 0
-    for item in iterator:
-        chunk = as_bytes(item)
-        batch.append(chunk)
-        filled += len(chunk)
-        if filled >= target or (limit is not None and filled > limit):
-            return batch, False
-    return batch, True
-
-
-def _count(size: int, more: int, max_size: int | None) -> int:
-    size += more
-    if max_size is not None and size > max_size:
-        raise InvalidInputError("payload", f"larger than max_size={max_size} bytes")
-    return size
 
 
 def _open_at(path: Path, sha256: str, offset: int) -> tuple[BinaryIO, int]:
