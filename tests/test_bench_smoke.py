@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from pathlib import Path
 
 from bench import postgres
@@ -13,23 +12,18 @@ from rich.console import Console
 
 from tests.conftest import require_server
 
-BUDGET_SECONDS = 60  # the quick run takes ~20 s here; fail loudly if it balloons
-
 
 def test_quick_bench_completes_and_node_sets_match(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
     console = Console(file=io.StringIO(), record=True, width=160)
-    started = time.monotonic()
 
     code = main(["--quick", "--output", str(output), "--tmp", str(tmp_path)], console=console)
 
-    elapsed = time.monotonic() - started
     printed = console.export_text()
     assert code == 0
     assert "Embedded ingest" in printed
     assert "Lineage: downstream walks" in printed
     assert "ratios to baselines measured in this same run" in printed
-    assert elapsed < BUDGET_SECONDS, f"the quick bench took {elapsed:.0f} s"
 
     sections = json.loads(output.read_text())["sections"]
     ingest = next(s for title, s in sections.items() if title.startswith("Embedded ingest"))
@@ -47,27 +41,21 @@ def test_quick_bench_completes_and_node_sets_match(tmp_path: Path) -> None:
     assert lineage["data"]["depth_10"]["nodes"]["max"] > lineage["data"]["depth_3"]["nodes"]["max"]
 
 
-POSTGRES_BUDGET_SECONDS = 40
-
-
 def test_quick_postgres_bench_prints_its_section_and_node_sets_match(tmp_path: Path) -> None:
     if reason := postgres.unavailable():
         require_server("PostgreSQL", reason)  # fails under CI=true instead of skipping
     output = tmp_path / "latest.json"
     console = Console(file=io.StringIO(), record=True, width=160)
-    started = time.monotonic()
 
     code = main(
         ["--only", "postgres", "--quick", "--output", str(output), "--tmp", str(tmp_path)], console=console
     )
 
-    elapsed = time.monotonic() - started
     printed = console.export_text()
     assert code == 0, printed
     assert "PostgreSQL: ingest and lineage" in printed
     assert "ANSWER depth 3:" in printed
     assert "ANSWER depth 10:" in printed
-    assert elapsed < POSTGRES_BUDGET_SECONDS, f"the quick PostgreSQL bench took {elapsed:.0f} s"
 
     (section,) = json.loads(output.read_text())["sections"].values()
     for mode in ("one_at_a_time", "batched"):
@@ -82,9 +70,6 @@ def test_quick_postgres_bench_prints_its_section_and_node_sets_match(tmp_path: P
         assert walked["node_sets_match"] == walked["walks"]
 
 
-GCS_BUDGET_SECONDS = 40
-
-
 def test_quick_gcs_bench_prints_its_section(tmp_path: Path) -> None:
     import statistics
 
@@ -95,18 +80,15 @@ def test_quick_gcs_bench_prints_its_section(tmp_path: Path) -> None:
         require_server("GCS emulator", reason)  # fails under CI=true instead of skipping
     output = tmp_path / "latest.json"
     console = Console(file=io.StringIO(), record=True, width=160)
-    started = time.monotonic()
 
     argv = ["--only", "gcs", "--quick", "--output", str(output), "--tmp", str(tmp_path)]
     code = main(argv, console=console)
 
-    elapsed = time.monotonic() - started
     printed = console.export_text()
     assert code == 0, printed
     assert "GCS payloads (emulator): plane vs raw google-cloud-storage" in printed
     for row in ("upload 1 MiB", "download 1 MiB", "upload 64 MiB", "download 64 MiB"):
         assert f"{row} x" in printed
-    assert elapsed < GCS_BUDGET_SECONDS, f"the quick GCS bench took {elapsed:.0f} s"
 
     (section,) = json.loads(output.read_text())["sections"].values()
     expected = []
@@ -124,24 +106,18 @@ def test_quick_gcs_bench_prints_its_section(tmp_path: Path) -> None:
     assert [row["ratio"] for row in section["rows"]] == pytest.approx(expected)
 
 
-API_BUDGET_SECONDS = 40
-
-
 def test_quick_api_bench_prints_ratios_from_the_same_run(tmp_path: Path) -> None:
     import pytest
 
     output = tmp_path / "latest.json"
     console = Console(file=io.StringIO(), record=True, width=160)
-    started = time.monotonic()
 
     argv = ["--only", "api", "--quick", "--output", str(output), "--tmp", str(tmp_path)]
     code = main(argv, console=console)
 
-    elapsed = time.monotonic() - started
     printed = console.export_text()
     assert code == 0, printed
     assert "API: GraphQL over HTTP vs the plane directly" in printed
-    assert elapsed < API_BUDGET_SECONDS, f"the quick API bench took {elapsed:.0f} s"
     (section,) = json.loads(output.read_text())["sections"].values()
     ratios = {row["operation"]: row["ratio"] for row in section["rows"]}
     for name in ("artifact(id)", "lineage depth 3"):
@@ -154,24 +130,18 @@ def test_quick_api_bench_prints_ratios_from_the_same_run(tmp_path: Path) -> None
         assert ratios[f"{name}: p99"] == pytest.approx(figures["api"]["p99_s"] / figures["plane"]["p99_s"])
 
 
-POLICY_BUDGET_SECONDS = 40  # the quick policy section takes ~7 s here
-
-
 def test_quick_policy_bench_compares_the_engine_with_direct_regopy(tmp_path: Path) -> None:
     output = tmp_path / "latest.json"
     console = Console(file=io.StringIO(), record=True, width=160)
-    started = time.monotonic()
 
     code = main(
         ["--only", "policy", "--quick", "--output", str(output), "--tmp", str(tmp_path)], console=console
     )
 
-    elapsed = time.monotonic() - started
     printed = console.export_text()
     assert code == 0, printed
     assert "Policy decisions: RegoPolicyEngine vs direct regopy" in printed
     assert "direct regopy" in printed
-    assert elapsed < POLICY_BUDGET_SECONDS, f"the quick policy bench took {elapsed:.0f} s"
     sections = json.loads(output.read_text())["sections"]
     data = next(s for title, s in sections.items() if title.startswith("Policy decisions"))["data"]
     for kind in ("distinct", "repeated"):
