@@ -173,6 +173,7 @@ def test_gc_deletes_an_orphan_payload_and_keeps_referenced_ones(data_dir: Path, 
     asyncio.run(leave_orphan())
     young = json.loads(ok("gc", "--json").stdout)  # default grace (an hour) protects fresh payloads
     assert young["deleted"] == 0
+    assert young["abandoned_executions"] == 0
     report = json.loads(ok("gc", "--grace", "0", "--json").stdout)
     assert report["deleted_digests"] == [hashlib.sha256(orphan).hexdigest()]
     assert report["kept"] == 1
@@ -180,6 +181,7 @@ def test_gc_deletes_an_orphan_payload_and_keeps_referenced_ones(data_dir: Path, 
     ok("get", artifact_id, "-o", str(copy))
     assert copy.read_text() == "still referenced\n"
     summary = ok("gc", "--grace", "0").stdout
+    assert "failed 0 abandoned executions" in summary
     assert "deleted 0" in summary
     assert "scanned 1 payloads" in summary
 

@@ -162,6 +162,7 @@ def test_scripts_ship_inside_the_package() -> None:
         "0001_initial.py",
         "0002_outbox.py",
         "0003_decision_chain.py",
+        "0004_running_executions.py",
     ]
 
 

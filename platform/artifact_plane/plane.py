@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from artifact_plane.authz import Authorizer
-from artifact_plane.models import StoredPayload, Subject, utcnow
+from artifact_plane.errors import ConflictError, NotFoundError
+from artifact_plane.models import ArtifactStatus, Execution, StoredPayload, Subject, utcnow
 from artifact_plane.ports import DecisionLog, LineageStore, PayloadStore, PolicyEngine, Registry
 from artifact_plane.scoped import ScopedPlane
 from artifact_plane.settings import Settings
@@ -89,6 +90,44 @@ class ArtifactPlane:
             total += len(expired)
             if len(expired) < batch:
                 return total
+
+    async def sweep_abandoned_executions(
+        self, *, older_than: timedelta | None = None, now: datetime | None = None, batch: int = 500
+    ) -> list[Execution]:
+        """Fail executions still running long after they started, and their pending outputs.
+
+        A process that dies inside a handler leaves its execution ``running``
+        and its outputs ``pending`` for ever; after ``older_than`` (default
+        ``AP_EXECUTION_ABANDON_SECONDS``, longer than any handler should run)
+        they are failed, as a handler's own failure would have left them.
+        """
+        now = now or self.clock()
+        limit = older_than or timedelta(seconds=self.settings.execution_abandon_seconds)
+        reason = (
+            f"abandoned: still running {limit.total_seconds():g} s after it started "
+            "(the process running it stopped); run the intent again"
+        )
+        failed: list[Execution] = []
+        while True:
+            swept = await self.registry.fail_abandoned_executions(now - limit, reason, now, batch)
+            for execution in swept:
+                await self._fail_pending_outputs(execution, now)
+            failed += swept
+            if len(swept) < batch:
+                return failed
+
+    async def _fail_pending_outputs(self, execution: Execution, now: datetime) -> None:
+        outputs = await self.registry.find_by_execution(execution.tenant_id, execution.execution_id)
+        for record in outputs:
+            if record.status is not ArtifactStatus.PENDING:
+                continue
+            try:
+                await self.registry.update_status(
+                    record.tenant_id, record.artifact_id, [ArtifactStatus.PENDING], ArtifactStatus.FAILED, now
+                )
+            except (ConflictError, NotFoundError):
+                continue  # it left pending, or was deleted, meanwhile: leave it be
+            self.notify(record.tenant_id, record.artifact_id)
 
     async def collect_garbage(
         self,

@@ -555,6 +555,40 @@ class RegistryContract:
             assert record.updated_at == ts(0)
         assert await registry.expire_due(ts(20), limit=100) == []
 
+    async def test_fail_abandoned_executions_fails_only_old_running_ones(self, registry: Registry) -> None:
+        running, done = ExecutionStatus.RUNNING, ExecutionStatus.SUCCEEDED
+        cases = {
+            "old": ("t1", running, ts(1)),
+            "old-other-tenant": ("t2", running, ts(2)),
+            "just-started": ("t1", running, ts(10)),  # started_at == cutoff is not before it
+            "finished": ("t1", done, ts(0)),
+        }
+        for execution_id, (tenant, status, started) in cases.items():
+            execution = make_execution(tenant, execution_id, status=status, started_at=started)
+            await registry.put_execution(execution)
+        failed = await registry.fail_abandoned_executions(ts(10), "abandoned", ts(30), limit=100)
+        assert [e.execution_id for e in failed] == ["old", "old-other-tenant"]
+        for execution in failed:
+            assert (execution.status, execution.error, execution.finished_at) == (
+                ExecutionStatus.FAILED,
+                "abandoned",
+                ts(30),
+            )
+            assert await registry.get_execution(execution.tenant_id, execution.execution_id) == execution
+        assert (await registry.get_execution("t1", "just-started")).status is running
+        assert (await registry.get_execution("t1", "finished")).status is done
+        assert await registry.fail_abandoned_executions(ts(10), "abandoned", ts(30), limit=100) == []
+
+    async def test_fail_abandoned_executions_respects_limit(self, registry: Registry) -> None:
+        for n in range(3):
+            stuck = make_execution("t1", f"e{n}", status=ExecutionStatus.RUNNING, started_at=ts(n))
+            await registry.put_execution(stuck)
+        first = await registry.fail_abandoned_executions(ts(10), "abandoned", ts(30), limit=2)
+        assert [e.execution_id for e in first] == ["e0", "e1"]
+        assert await registry.fail_abandoned_executions(ts(10), "abandoned", ts(30), limit=0) == []
+        rest = await registry.fail_abandoned_executions(ts(10), "abandoned", ts(30), limit=2)
+        assert [e.execution_id for e in rest] == ["e2"]
+
     async def test_expire_due_respects_limit(self, registry: Registry) -> None:
         for n in range(3):
             await registry.insert_artifact(make_record(artifact_id=f"due-{n}", expires_at=ts(n)))

@@ -178,6 +178,18 @@ class Registry(abc.ABC):
         """Mark up to ``limit`` ready records whose ``expires_at`` passed as expired; return them."""
 
     @abc.abstractmethod
+    async def fail_abandoned_executions(
+        self, started_before: datetime, error: str, at: datetime, limit: int
+    ) -> list[Execution]:
+        """Mark up to ``limit`` executions of any tenant still running since before ``started_before``
+        as failed (with ``error``, finished ``at``); return them, oldest first.
+
+        A system sweep: a process that died inside a handler leaves its
+        execution running forever. Only executions still running are touched
+        (a compare-and-set against one that finishes meanwhile).
+        """
+
+    @abc.abstractmethod
     async def referenced_digests(
         self, tenant: str, digests: Sequence[str], expired_before: datetime
     ) -> set[str]:

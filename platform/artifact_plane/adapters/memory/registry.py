@@ -16,6 +16,7 @@ from artifact_plane.models import (
     ArtifactStatus,
     DecisionRecord,
     Execution,
+    ExecutionStatus,
     LineageEdge,
 )
 from artifact_plane.ports.decisions import DecisionLog
@@ -292,6 +293,28 @@ class MemoryRegistry(Registry):
                 self._records[record.tenant_id][record.artifact_id] = updated
                 expired.append(_copy(updated))
             return expired
+
+    async def fail_abandoned_executions(
+        self, started_before: datetime, error: str, at: datetime, limit: int
+    ) -> list[Execution]:
+        """Fail up to ``limit`` executions still running since before ``started_before``, oldest first."""
+        async with self.lineage.lock:
+            stuck = sorted(
+                (
+                    e
+                    for e in self._executions.values()
+                    if e.status is ExecutionStatus.RUNNING and e.started_at < started_before
+                ),
+                key=lambda e: (e.started_at, e.tenant_id, e.execution_id),
+            )[: max(limit, 0)]
+            failed = []
+            for execution in stuck:
+                done = execution.model_copy(
+                    update={"status": ExecutionStatus.FAILED, "error": error, "finished_at": at}
+                )
+                self._executions[(execution.tenant_id, execution.execution_id)] = done
+                failed.append(done)
+            return failed
 
     async def referenced_digests(
         self, tenant: str, digests: Sequence[str], expired_before: datetime

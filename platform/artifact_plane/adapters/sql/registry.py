@@ -35,6 +35,7 @@ from artifact_plane.models import (
     ArtifactStatus,
     DecisionRecord,
     Execution,
+    ExecutionStatus,
     LineageEdge,
 )
 from artifact_plane.ports.decisions import DecisionLog
@@ -260,6 +261,34 @@ class SqlRegistry(Registry):
 
         expired = await self.database.run(work, write=True)
         return sorted(expired, key=lambda r: (r.expires_at or now, r.tenant_id, r.artifact_id))
+
+    async def fail_abandoned_executions(
+        self, started_before: datetime, error: str, at: datetime, limit: int
+    ) -> list[Execution]:
+        if limit <= 0:
+            return []
+        e = executions.c
+        running = ExecutionStatus.RUNNING.value
+        stuck = (
+            select(e.tenant_id, e.execution_id)
+            .where(e.status == running, e.started_at < started_before)
+            .order_by(e.started_at, e.tenant_id, e.execution_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)  # concurrent sweepers take disjoint batches
+        )
+        mark = update(executions).values(status=ExecutionStatus.FAILED.value, error=error, finished_at=at)
+
+        def work(conn: Connection) -> list[Execution]:
+            keys = [(row.tenant_id, row.execution_id) for row in conn.execute(stuck)]
+            failed: list[Execution] = []
+            for chunk in chunked(keys, CHUNK // 2):
+                where = (tuple_(e.tenant_id, e.execution_id).in_(chunk), e.status == running)
+                rows = conn.execute(mark.where(*where).returning(*executions.columns)).mappings()
+                failed += map(to_execution, rows)
+            return failed
+
+        failed = await self.database.run(work, write=True)
+        return sorted(failed, key=lambda x: (x.started_at, x.tenant_id, x.execution_id))
 
     async def referenced_digests(
         self, tenant: str, digests: Sequence[str], expired_before: datetime

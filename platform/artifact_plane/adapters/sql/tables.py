@@ -129,6 +129,8 @@ executions = Table(
     Column("error", Text),
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime),
+    # The abandoned-execution sweep: running ones, oldest first.
+    Index("ix_executions_status_started", "status", "started_at"),
 )
 
 lineage_edges = Table(
