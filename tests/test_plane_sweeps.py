@@ -1,16 +1,22 @@
-"""An execution abandoned by a process that died inside its handler is failed, with its pending outputs."""
+"""The plane's sweeps: an execution abandoned by a process that died inside its handler is failed with
+its pending outputs, and serve runs the TTL and abandoned-execution sweeps beside the API."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 
+from artifact_plane.cli.serve import serve_app
+from artifact_plane.maintenance import Maintenance
 from artifact_plane.models import ArtifactStatus, Execution, ExecutionStatus
 from artifact_plane.plane import ArtifactPlane
-from tests.plane_fixtures import ALICE, Clock, open_test_plane
+from tests.plane_fixtures import ALICE, Clock, open_test_plane, settings_for
 
 HOUR = timedelta(hours=1)
 
@@ -79,3 +85,33 @@ async def test_sweeps_in_batches_until_none_is_left(plane: ArtifactPlane, clock:
     clock.advance(2 * 3600)
     failed = await plane.sweep_abandoned_executions(older_than=HOUR, batch=2)
     assert sorted(e.execution_id for e in failed) == [f"lost-{n}" for n in range(5)]
+
+
+async def test_a_maintenance_pass_expires_ttls_and_fails_abandoned_executions(
+    plane: ArtifactPlane, clock: Clock
+) -> None:
+    me = plane.for_subject(ALICE)
+    short = await me.create_artifact(b"short-lived", artifact_type="note", ttl=60)
+    pending, _ = await _start(plane, clock, "died")
+    clock.advance(plane.settings.execution_abandon_seconds + 1)
+    maintenance = Maintenance(plane, interval=60)
+    assert await maintenance.sweep() == (1, 1)
+    assert (await me.get_meta(short)).status is ArtifactStatus.EXPIRED
+    assert (await me.get_meta(pending)).status is ArtifactStatus.FAILED
+    assert await maintenance.sweep() == (0, 0)
+    assert (maintenance.passes, maintenance.expired, maintenance.abandoned) == (2, 1, 1)
+
+
+async def test_serve_runs_maintenance_beside_the_api(tmp_path: Path) -> None:
+    settings = settings_for(tmp_path, maintenance_interval_seconds=0.05, jwt_secret=SecretStr("s" * 40))
+    app = serve_app(settings, "s" * 40)
+    async with app.router.lifespan_context(app):
+        plane: ArtifactPlane = app.state.plane
+        me = plane.for_subject(ALICE)
+        short = await me.create_artifact(b"gone soon", artifact_type="note", ttl=1)
+        deadline = time.monotonic() + 30
+        while (await me.get_meta(short)).status is not ArtifactStatus.EXPIRED:
+            assert time.monotonic() < deadline, "serve's maintenance never expired the artifact"
+            await asyncio.sleep(0.05)
+        assert app.state.maintenance.expired == 1
+    assert app.state.maintenance.failures == 0

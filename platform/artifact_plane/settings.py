@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=1024 * 1024, gt=0, description="request bodies except uploads")
     max_wait_seconds: float = Field(default=300.0, gt=0, description="waitForArtifact / subscriptions")
     gc_grace_seconds: int = Field(default=3600, ge=0)
+    maintenance_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often `serve` runs the TTL and abandoned-execution sweeps."
+    )
     execution_abandon_seconds: int = Field(
         default=6 * 3600, gt=0, description="A running execution older than this is failed by `gc`."
     )

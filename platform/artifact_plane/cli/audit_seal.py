@@ -6,22 +6,18 @@ while the API runs.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
 import typer
 
 from artifact_plane.audit import DecisionSealer, chained_log
+from artifact_plane.cli._background import Lifespan, Loop, with_background
 from artifact_plane.cli._common import JsonOption, emit_json, out, settings_of, with_plane
 from artifact_plane.plane import ArtifactPlane
 
 __all__ = ["SEAL_INTERVAL", "seal", "with_sealer"]
 
 SEAL_INTERVAL = 1.0  # seconds between background seals in `serve`
-STOP_SECONDS = 10.0  # how long a stopping sealer may finish its pass
 
 
 def seal(
@@ -65,28 +61,16 @@ def seal(
         )
 
 
-def with_sealer(
-    lifespan: Callable[[Any], AbstractAsyncContextManager[Any]],
-) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+def with_sealer(lifespan: Lifespan) -> Lifespan:
     """Wrap an API lifespan so a :class:`DecisionSealer` runs while the app serves.
 
-    The wrapped lifespan opens the plane (``app.state.plane``); the sealer
-    stops before it closes.
+    Unsealed entries are safe where they are if it is stopped mid-pass: the
+    next start seals them.
     """
 
-    @asynccontextmanager
-    async def wrapped(app: Any) -> AsyncIterator[Any]:
-        async with lifespan(app) as state:
-            sealer = DecisionSealer(chained_log(app.state.plane), interval=SEAL_INTERVAL)
-            app.state.sealer = sealer
-            stop = asyncio.Event()
-            task = asyncio.create_task(sealer.run(stop), name="decision-sealer")
-            try:
-                yield state
-            finally:
-                stop.set()
-                # Unsealed entries are safe where they are: the next start seals them.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(task, STOP_SECONDS)
+    def start(app: Any) -> Loop:
+        sealer = DecisionSealer(chained_log(app.state.plane), interval=SEAL_INTERVAL)
+        app.state.sealer = sealer
+        return sealer.run
 
-    return wrapped
+    return with_background(lifespan, "decision-sealer", start)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import typer
 from typer.core import TyperGroup
 
+from artifact_plane.cli._background import Lifespan, Loop, with_background
 from artifact_plane.cli._common import fail, out, run, settings_of
 from artifact_plane.plane import open_plane
 from artifact_plane.wiring import build_relay
@@ -58,33 +58,18 @@ def relay(
     out().print(f"delivered {delivered} outbox entries", markup=False)
 
 
-def with_relay(
-    lifespan: Callable[[Any], AbstractAsyncContextManager[Any]],
-) -> Callable[[Any], AbstractAsyncContextManager[Any]]:
+def with_relay(lifespan: Lifespan) -> Lifespan:
     """Wrap an API lifespan so the outbox relay runs while the app serves (when there is one).
 
-    The wrapped lifespan opens the plane (``app.state.plane``); the relay
-    stops before it closes.
+    A relay cancelled mid-unit leaves its entries undelivered; its lease
+    expires on its own and the next relay delivers them again (idempotently).
     """
 
-    @asynccontextmanager
-    async def wrapped(app: Any) -> AsyncIterator[Any]:
-        async with lifespan(app) as state:
-            relayer = build_relay(app.state.plane)
-            if relayer is None:
-                yield state
-                return
-            stop = asyncio.Event()
-            task = asyncio.create_task(relayer.run(stop), name="lineage-relay")
-            try:
-                yield state
-            finally:
-                stop.set()
-                # On time-out wait_for cancels the relay; its lease then expires on its own.
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(task, STOP_SECONDS)
+    def start(app: Any) -> Loop | None:
+        relayer = build_relay(app.state.plane)
+        return None if relayer is None else relayer.run
 
-    return wrapped
+    return with_background(lifespan, "lineage-relay", start, stop_seconds=STOP_SECONDS)
 
 
 class _DefaultToShow(TyperGroup):
