@@ -6,8 +6,11 @@ read := {"read", "list", "lineage.read"}
 
 write := {"create", "update", "delete", "lineage.register"}
 
-# Spelled out rather than read | write: regopy recomputes a union on every query.
-all := {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"}
+# Reading the decision log beyond one's own decisions (other subjects, or all of them).
+audit := {"audit.read"}
+
+# Spelled out rather than read | write | audit: regopy recomputes a union on every query.
+all := {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register", "audit.read"}
 
 # A value as message text: messages are built with concat, which takes
 # strings only (regopy's sprintf quotes strings other built-ins made).

@@ -1,9 +1,10 @@
 package artifact_plane.authz.actions
 
-test_all_is_read_and_write if {
-	all == read | write
+test_all_is_read_write_and_audit if {
+	all == (read | write) | audit
 	count(read & write) == 0
-	count(all) == 7
+	count((read | write) & audit) == 0
+	count(all) == 8
 }
 
 test_text_keeps_strings_and_marks_the_rest if {

@@ -3,13 +3,14 @@ package artifact_plane.authz.roles
 
 import data.artifact_plane.authz.actions
 
-# Role -> the actions it grants. Writers also delete; stewards and admins are
-# kept apart for rules that will tell them apart (e.g. retention overrides).
+# Role -> the actions it grants. Writers also delete; stewards are kept apart
+# from writers for rules that will tell them apart (e.g. retention overrides).
+# Only admins read the decision log beyond their own decisions (audit.read).
 grants := {
 	"reader": {"read", "list", "lineage.read"},
 	"writer": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
 	"steward": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
-	"admin": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
+	"admin": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register", "audit.read"},
 }
 
 assess(req) := judge(req, {role | some role in object.get(req.subject, "roles", []); grants[role]})

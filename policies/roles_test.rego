@@ -23,12 +23,20 @@ test_reader_write_denied_with_reason if {
 }
 
 test_writer_writes_and_reads if {
-	may(["writer"]) == actions.all
+	may(["writer"]) == {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"}
 }
 
-test_steward_and_admin_do_everything if {
-	may(["steward"]) == actions.all
+test_steward_does_all_but_audit_and_admin_everything if {
+	may(["steward"]) == may(["writer"])
 	may(["admin"]) == actions.all
+}
+
+test_only_admins_read_the_decision_log_of_others if {
+	assess(request(["admin"], "audit.read")).allow == true
+	assess(request(["steward", "writer"], "audit.read")) == {
+		"allow": false,
+		"objections": {"roles: subject bob with roles steward, writer may not audit.read"},
+	}
 }
 
 test_grants_name_known_actions_only if {
@@ -69,6 +77,6 @@ test_denial_lists_recognised_roles_sorted if {
 test_unknown_action_denied_even_for_admin if {
 	assess(request(["admin"], "frobnicate")) == {
 		"allow": false,
-		"objections": {"roles: unknown action frobnicate (known: create, delete, lineage.read, lineage.register, list, read, update)"},
+		"objections": {"roles: unknown action frobnicate (known: audit.read, create, delete, lineage.read, lineage.register, list, read, update)"},
 	}
 }

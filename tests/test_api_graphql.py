@@ -289,7 +289,32 @@ async def test_policy_decisions_are_the_callers_own_and_page(api: Api) -> None:
 
     others = await api(DECISIONS, rita, filter={"subjectId": ALICE.id})
     assert codes(others) == ["FORBIDDEN"]
-    assert "audit" in others["errors"][0]["extensions"]["reasons"][0]
+    assert "may not audit.read" in others["errors"][0]["extensions"]["reasons"][0]
+    assert codes(await api(DECISIONS, rita, filter={"allSubjects": True})) == ["FORBIDDEN"]
+
+
+async def test_only_admins_read_other_subjects_decisions(api: Api) -> None:
+    rita = Subject(id=unique("rita"), tenant=TENANT, roles=("reader",))
+    admin = Subject(id=unique("ada"), tenant=TENANT, roles=("admin",))
+    steward = Subject(id=unique("stu"), tenant=TENANT, roles=("steward",))
+    target = await api.create(unique("audited"))
+    await api.ok(ARTIFACT, rita, id=target)
+
+    hers = (await api.ok(DECISIONS, admin, filter={"subjectId": rita.id}, first=50))["policyDecisions"]
+    assert hers["edges"]
+    assert {edge["node"]["subjectId"] for edge in hers["edges"]} == {rita.id}
+    everyone = (await api.ok(DECISIONS, admin, filter={"allSubjects": True}, first=1000))["policyDecisions"]
+    assert {rita.id, ALICE.id} <= {edge["node"]["subjectId"] for edge in everyone["edges"]}
+    refused = await api(DECISIONS, steward, filter={"allSubjects": True})
+    assert codes(refused) == ["FORBIDDEN"]
+    # The audit reads are themselves decisions in the log, allowed and refused alike.
+    audits = await api.ok(DECISIONS, admin, filter={"action": "audit.read", "allSubjects": True})
+    seen = {(e["node"]["subjectId"], e["node"]["allow"]) for e in audits["policyDecisions"]["edges"]}
+    assert {(admin.id, True), (steward.id, False)} <= seen
+    both = await api(DECISIONS, admin, filter={"subjectId": rita.id, "allSubjects": True})
+    assert codes(both) == ["INVALID_INPUT"]
+    other_tenant = await api(DECISIONS, BOB_OTHER_TENANT, filter={"subjectId": rita.id}, first=50)
+    assert [e["node"]["subjectId"] for e in other_tenant["data"]["policyDecisions"]["edges"]] == []
 
 
 # ----------------------------------------------------------- mutations

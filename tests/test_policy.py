@@ -178,7 +178,7 @@ async def test_reasons_name_the_rule(engine: RegoPolicyEngine) -> None:
         ("tenant_isolation: subject tenant globex may not read tenant acme",),
         (
             "roles: unknown action frobnicate "
-            "(known: create, delete, lineage.read, lineage.register, list, read, update)",
+            "(known: audit.read, create, delete, lineage.read, lineage.register, list, read, update)",
         ),
     ]
 

@@ -257,7 +257,9 @@ class StoredPayload(_Frozen):
     modified_at: datetime
 
 
-Action = Literal["create", "read", "list", "update", "delete", "lineage.register", "lineage.read"]
+Action = Literal[
+    "create", "read", "list", "update", "delete", "lineage.register", "lineage.read", "audit.read"
+]
 
 
 class PolicyInput(_Frozen):

@@ -1,9 +1,9 @@
 """Queries of the policy area: ``policyDecisions(filter, first, after)``.
 
-Who may read which decisions: the policies have no audit action yet (that is
-governance work), so for now every caller reads the decisions made about
-their own requests, within their tenant. Asking for another subject's
-decisions is FORBIDDEN with a reason saying so.
+Who may read which decisions: every caller reads the decisions made about
+their own requests, within their tenant. Another subject's decisions, or
+every subject's, take the policy action ``audit.read`` (admins, in the
+repository's policies); that decision is itself logged.
 """
 
 from __future__ import annotations
@@ -22,15 +22,11 @@ from artifact_plane.api.graphql.policy.types import (
     PolicyDecisionEdge,
     PolicyDecisionFilter,
 )
-from artifact_plane.errors import InvalidInputError, PolicyDeniedError
+from artifact_plane.errors import InvalidInputError
 from artifact_plane.models import DecisionFilter
 from artifact_plane.pagination import decode_cursor, encode_cursor
 
 Info = strawberry.Info[ApiContext, None]
-OTHERS_DENIED = (
-    "audit_scope: reading other subjects' decisions needs an audit policy this server does not have "
-    "yet; ask for your own (leave subjectId out)"
-)
 
 
 async def resolve_policy_decisions(
@@ -42,11 +38,16 @@ async def resolve_policy_decisions(
     me = info.context.require_subject()
     wanted = filter_ or PolicyDecisionFilter()
     size = check_first(first, info.context.settings)
-    if wanted.subject_id is not None and wanted.subject_id != me.id:
-        raise PolicyDeniedError("read decisions", [OTHERS_DENIED])
+    if wanted.all_subjects and wanted.subject_id is not None:
+        raise InvalidInputError("filter", "give subjectId or allSubjects, not both")
+    subject_id: str | None = me.id
+    if wanted.all_subjects or (wanted.subject_id is not None and wanted.subject_id != me.id):
+        scope = {"tenant_id": me.tenant, "subject_id": wanted.subject_id or "*"}
+        await info.context.plane.authz.require(me, "audit.read", [scope])
+        subject_id = wanted.subject_id
     try:
         query = DecisionFilter(
-            subject_id=me.id,
+            subject_id=subject_id,
             action=wanted.action,
             allow=wanted.allow,
             resource_ref=wanted.resource_ref,

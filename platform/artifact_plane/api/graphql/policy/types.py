@@ -53,7 +53,13 @@ class PolicyDecisionConnection:
 
 @strawberry.input(description="All given filters must hold. `subjectId` defaults to you.")
 class PolicyDecisionFilter:
-    subject_id: str | None = None
+    subject_id: str | None = strawberry.field(
+        default=None,
+        description="Another subject's decisions (policy action `audit.read`: admins); default: your own.",
+    )
+    all_subjects: bool = strawberry.field(
+        default=False, description="Every subject's decisions in your tenant (policy action `audit.read`)."
+    )
     action: str | None = None
     allow: bool | None = None
     resource_ref: str | None = strawberry.field(
