@@ -39,9 +39,10 @@ from typing import Any
 
 import pytest
 
+from tests.waiting import wait_for
+
 REPO = Path(__file__).resolve().parents[1]
 START_LIMIT = 30.0  # seconds the emulator may take to answer after it was started
-POLL_INTERVAL = 0.05  # between checks of a condition that has a deadline
 URL_SETTINGS = ("AP_TEST_GCS_URL", "STORAGE_EMULATOR_HOST")
 NEEDS_EMULATOR = "pip install -e '.[dev]' (gcp-storage-emulator); or set AP_TEST_GCS_URL"
 
@@ -212,14 +213,6 @@ def answers(url: str) -> bool:
         return False
 
 
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = START_LIMIT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(POLL_INTERVAL)
-
-
 @dataclass
 class Emulator:
     """An emulator this test session started (and may stop and start again on the same port)."""
@@ -237,7 +230,8 @@ class Emulator:
         command = [sys.executable, "-c", f"from tests.gcs import serve; serve({self.port}, {where})"]
         self.process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            wait_for(lambda: self._exited() or answers(self.url), f"the GCS emulator on {self.url}")
+            up = f"the GCS emulator on {self.url}"
+            wait_for(lambda: self._exited() or answers(self.url), up, START_LIMIT)
         except TimeoutError:
             self.stop()
             raise
@@ -269,7 +263,7 @@ class Emulator:
         if self.process.stderr:
             self.process.stderr.close()
         self.process = None
-        wait_for(lambda: not answers(self.url), "the GCS emulator to stop answering")
+        wait_for(lambda: not answers(self.url), "the GCS emulator to stop answering", START_LIMIT)
 
 
 def emulator_available(external_ok: bool = True) -> str | None:

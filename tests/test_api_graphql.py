@@ -404,10 +404,8 @@ async def test_run_intent_and_regenerate_refusals(api: Api) -> None:
 
 async def test_wait_for_artifact_returns_when_it_leaves_pending(api: Api) -> None:
     pending = await api.create(unique("awaited"), status="PENDING")
+    # Either order of the wait and the change must end the wait: no sleep to order them.
     waiting = asyncio.ensure_future(api.ok(WAIT, id=pending, t=20.0))
-    await asyncio.sleep(
-        0
-    )  # let the wait start before the change (not a timing assumption: either order works)
     await api.ok(SET_STATUS, id=pending, s="FAILED")
     done = await asyncio.wait_for(waiting, timeout=20)
     assert done["waitForArtifact"] == {"id": pending, "status": "FAILED"}

@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from artifact_plane.api.app import create_app
 from artifact_plane.plane import ArtifactPlane
 from tests.api_server import ALICE, BOB_OTHER_TENANT, READER, auth, client_for, make_settings
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -245,7 +246,6 @@ async def test_an_upload_cut_short_stores_nothing_and_is_no_server_error(
 ) -> None:
     import asyncio
     import logging
-    import time
 
     from tests.api_server import uvicorn_thread
 
@@ -274,10 +274,11 @@ async def test_an_upload_cut_short_stores_nothing_and_is_no_server_error(
         writer.close()
         await writer.wait_closed()
         temp = settings.data_dir / "payloads" / "tmp"
-        deadline = time.monotonic() + 20
-        while not any("client disconnected" in r.getMessage() for r in caplog.records):
-            assert time.monotonic() < deadline, "the server never noticed the client left"
-            await asyncio.sleep(0.02)  # poll interval, bounded by the deadline
+
+        async def noticed() -> bool:
+            return any("client disconnected" in r.getMessage() for r in caplog.records)
+
+        await eventually(noticed, "the server to notice the client left", 20)
         assert not temp.exists() or not any(temp.glob("*"))  # the partial payload was discarded
         stored = settings.data_dir / "payloads" / "tenants"
         assert not stored.exists() or not any(p.is_file() for p in stored.rglob("*"))

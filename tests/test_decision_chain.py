@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,18 +25,10 @@ from artifact_plane.ports.decisions import GENESIS, ChainHead, chain_hash, parse
 from artifact_plane.settings import Settings
 from tests.contracts.builders import make_decision
 from tests.plane_fixtures import ALICE, READER, open_test_plane
+from tests.waiting import eventually
 
 REPO = Path(__file__).resolve().parents[1]
 AP_VARIABLES = ("AP_REGISTRY_URL", "AP_PAYLOADS_URL", "AP_LINEAGE_URL", "AP_POLICY_URL", "AP_JWT_SECRET")
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 10.0) -> None:
-    """Wait until ``check`` holds, polling; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.02)
 
 
 # -- the hash format ----------------------------------------------------------------
@@ -126,7 +117,7 @@ async def test_concurrent_creates_and_reads_then_a_seal_make_a_valid_chain(plane
     await asyncio.gather(*(work(n) for n in range(24)))
     logged = await plane.decisions.query("acme", DecisionFilter(), limit=1000)
     assert len(logged) == 48
-    await eventually(lambda: _all_sealed(plane))
+    await eventually(lambda: _all_sealed(plane), "every decision sealed")
     stop.set()
     await sealing
     report = await log.verify("acme")
@@ -152,7 +143,7 @@ async def test_the_sealer_keeps_going_after_a_failed_pass(tmp_path: Path) -> Non
     async def failed_twice() -> bool:
         return sealer.failures >= 2
 
-    await eventually(failed_twice)
+    await eventually(failed_twice, "two failed sealing passes")
     stop.set()
     await task
     assert sealer.sealed == 0
@@ -183,7 +174,7 @@ async def test_serve_lifespan_seals_while_the_app_runs(tmp_path: Path) -> None:
     async with with_sealer(lifespan)(api):
         plane: ArtifactPlane = api.state.plane
         await plane.for_subject(ALICE).create_artifact(b"served", artifact_type="report")
-        await eventually(lambda: _all_sealed(plane))
+        await eventually(lambda: _all_sealed(plane), "every decision sealed")
         assert (await chained_log(plane).verify("acme")).checked == 1
     assert api.state.sealer.sealed == 1
 
@@ -200,7 +191,7 @@ def test_serve_installs_the_sealer(data_dir: Path, monkeypatch: pytest.MonkeyPat
         async with api.router.lifespan_context(api):
             plane: ArtifactPlane = api.state.plane
             await plane.for_subject(ALICE).create_artifact(b"via serve", artifact_type="report")
-            await eventually(lambda: _all_sealed(plane))
+            await eventually(lambda: _all_sealed(plane), "every decision sealed")
             return int(api.state.sealer.sealed)
 
     assert asyncio.run(run_app()) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -17,9 +16,9 @@ from artifact_plane.operators import OperatorRegistry
 from artifact_plane.plane import ArtifactPlane
 from tests.plane_fixtures import REPO, open_test_plane
 from tests.test_executions import ADA, DATASET, put_dataset, write_operator
+from tests.waiting import eventually
 
 DEADLINE = 10.0
-POLL = 0.02
 
 
 @pytest.fixture
@@ -105,10 +104,13 @@ async def test_a_cancelled_run_is_recorded_failed_with_its_pending_outputs(
 
     async with anyio.create_task_group() as group:
         group.start_soon(runner.run_intent, "content", "hang")
-        deadline = time.monotonic() + DEADLINE
-        while (found := await pending_output()) is None:
-            assert time.monotonic() < deadline, "the handler never wrote its pending output"
-            await anyio.sleep(POLL)
+
+        async def written() -> bool:
+            return await pending_output() is not None
+
+        await eventually(written, "the handler to write its pending output", DEADLINE)
+        found = await pending_output()
+        assert found is not None
         group.cancel_scope.cancel()
     record = await admin.get_meta(found)
     assert record.status is ArtifactStatus.FAILED

@@ -14,7 +14,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -32,10 +31,10 @@ from artifact_plane.ports.lineage import Direction, LineageStore
 from artifact_plane.ports.outbox import OutboxOp
 from artifact_plane.relay import OutboxRelay, delivery_units
 from tests.contracts.builders import consumed, make_record, produced, ts
+from tests.waiting import eventually, wait_for
 
 REPO = Path(__file__).resolve().parent.parent
 DEADLINE = 30.0  # seconds a test waits for a condition before failing
-POLL = 0.02
 
 
 def _count(database: SqlDatabase, table: Any, *where: Any) -> int:
@@ -245,10 +244,11 @@ async def test_the_running_relay_is_woken_by_writes_and_stops_cleanly(database: 
     task = asyncio.create_task(relay.run(stop))
     try:
         await lineage.add_edges([produced("e1", "a1", at=ts(1))])
-        deadline = time.monotonic() + DEADLINE
-        while not await graph.neighbors("t1", ["e1"], Direction.DOWNSTREAM):
-            assert time.monotonic() < deadline, "the relay did not deliver after being woken"
-            await asyncio.sleep(POLL)
+
+        async def delivered() -> bool:
+            return bool(await graph.neighbors("t1", ["e1"], Direction.DOWNSTREAM))
+
+        await eventually(delivered, "the relay to deliver after being woken", DEADLINE)
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE)
@@ -266,10 +266,11 @@ async def test_the_relay_retries_an_unreachable_graph_with_backoff(database: Sql
     stop = asyncio.Event()
     task = asyncio.create_task(relay.run(stop))
     try:
-        deadline = time.monotonic() + DEADLINE
-        while await SqlOutbox(database).backlog():
-            assert time.monotonic() < deadline, "the relay never recovered"
-            await asyncio.sleep(POLL)
+
+        async def drained() -> bool:
+            return await SqlOutbox(database).backlog() == 0
+
+        await eventually(drained, "the relay to recover and drain the outbox", DEADLINE)
     finally:
         stop.set()
         await asyncio.wait_for(task, DEADLINE)
@@ -390,10 +391,11 @@ def test_postgresql_queues_a_tenants_operations_in_commit_order(postgres_url: st
     writer = threading.Thread(target=second_writer)
     writer.start()
     waiting = text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-    deadline = time.monotonic() + DEADLINE
-    while database.transact(lambda conn: conn.execute(waiting).scalar_one(), write=False) == 0:
-        assert time.monotonic() < deadline, "the second writer never waited for the first"
-        time.sleep(POLL)
+    wait_for(
+        lambda: database.transact(lambda conn: conn.execute(waiting).scalar_one(), write=False) > 0,
+        "the second writer to wait for the first",
+        DEADLINE,
+    )
     assert not done.is_set()
     # Another tenant does not wait.
     database.transact(

@@ -8,7 +8,6 @@ the relay (``lineage relay``, or the task ``serve`` runs) delivers them.
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -25,9 +24,9 @@ from artifact_plane.plane import ArtifactPlane, open_plane
 from artifact_plane.ports.lineage import Direction
 from artifact_plane.wiring import build_relay
 from tests.plane_fixtures import settings_for
+from tests.waiting import wait_for
 
 DEADLINE = 30.0
-POLL = 0.02
 ADMIN = Subject(id="alice", tenant="acme", roles=("admin",), realm="insights")
 
 
@@ -101,10 +100,13 @@ def test_serve_runs_the_relay_beside_the_api(tmp_path: Path) -> None:
         graph = plane.lineage.graph
         assert isinstance(graph, MemoryLineageStore)
         client.portal.call(_write_lineage, plane)  # type: ignore[union-attr]
-        deadline = time.monotonic() + DEADLINE
-        while not client.portal.call(graph.neighbors, "acme", ["run-1"], Direction.DOWNSTREAM):  # type: ignore[union-attr]
-            assert time.monotonic() < deadline, "serve's relay did not deliver the edges"
-            time.sleep(POLL)
+        portal = client.portal
+        assert portal is not None
+        wait_for(
+            lambda: bool(portal.call(graph.neighbors, "acme", ["run-1"], Direction.DOWNSTREAM)),
+            "serve's relay to deliver the edges",
+            DEADLINE,
+        )
         assert client.get("/healthz").status_code == 200
 
 
@@ -150,11 +152,12 @@ def test_the_relay_process_delivers_until_sigterm_and_releases_its_lease(tmp_pat
     )
     outbox = SqlOutbox(SqlDatabase(settings.resolved_registry_url()))
     try:
-        deadline = time.monotonic() + DEADLINE
-        while asyncio.run(outbox.backlog()):
+
+        def drained() -> bool:
             assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the relay process delivered nothing"
-            time.sleep(POLL)
+            return asyncio.run(outbox.backlog()) == 0
+
+        wait_for(drained, "the relay process to deliver the outbox", DEADLINE)
     finally:
         process.send_signal(signal.SIGTERM)
         stdout, stderr = process.communicate(timeout=DEADLINE)

@@ -29,21 +29,12 @@ from artifact_plane.wiring import build_plane
 from tests.conftest import require_server
 from tests.pg import NEEDS_DRIVER, _find_binary, _user_exists
 from tests.plane_fixtures import ALICE, settings_for
+from tests.waiting import wait_for
 
 CALL_LIMIT = 10.0  # seconds any single plane call may take, up or down
 SERVER_LIMIT = 60.0  # seconds pg_ctl may take to stop or start
 
-POLL_INTERVAL = 0.05  # between checks of a condition that has a deadline
 RETRY_BACKOFF = 0.01  # a client's back-off after a failed write, so an outage is no busy loop
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout: float = SERVER_LIMIT) -> None:
-    """Poll ``condition`` until it holds; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(POLL_INTERVAL)
 
 
 @asynccontextmanager
@@ -94,11 +85,11 @@ class Cluster:
     def start(self) -> None:
         options = f"-p {self.port} -k {self.data} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._pg_ctl("-o", options, "-l", str(self.data / "log"), "-w", "start")
-        wait_for(self.answers, "the restarted server to accept connections")
+        wait_for(self.answers, "the restarted server to accept connections", SERVER_LIMIT)
 
     def stop(self, mode: str = "fast") -> None:
         self._pg_ctl("-m", mode, "-w", "stop")
-        wait_for(lambda: not self.running(), "the server to stop")
+        wait_for(lambda: not self.running(), "the server to stop", SERVER_LIMIT)
         assert not self.answers()
 
     def log(self) -> str:

@@ -3,8 +3,6 @@ its pending outputs, and serve runs the TTL and abandoned-execution sweeps besid
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from artifact_plane.maintenance import Maintenance
 from artifact_plane.models import ArtifactStatus, Execution, ExecutionStatus
 from artifact_plane.plane import ArtifactPlane
 from tests.plane_fixtures import ALICE, Clock, open_test_plane, settings_for
+from tests.waiting import eventually
 
 HOUR = timedelta(hours=1)
 
@@ -109,9 +108,10 @@ async def test_serve_runs_maintenance_beside_the_api(tmp_path: Path) -> None:
         plane: ArtifactPlane = app.state.plane
         me = plane.for_subject(ALICE)
         short = await me.create_artifact(b"gone soon", artifact_type="note", ttl=1)
-        deadline = time.monotonic() + 30
-        while (await me.get_meta(short)).status is not ArtifactStatus.EXPIRED:
-            assert time.monotonic() < deadline, "serve's maintenance never expired the artifact"
-            await asyncio.sleep(0.05)
+
+        async def expired() -> bool:
+            return (await me.get_meta(short)).status is ArtifactStatus.EXPIRED
+
+        await eventually(expired, "serve's maintenance to expire the artifact")
         assert app.state.maintenance.expired == 1
     assert app.state.maintenance.failures == 0
