@@ -52,12 +52,17 @@ def payloads(count: int, seed: int, offset: int = 0) -> list[bytes]:
 
 
 class PlaneIngest:
-    """A fresh embedded plane that creates artifacts one at a time or with ``create_many``."""
+    """A fresh plane that creates artifacts one at a time or with ``create_many``.
 
-    def __init__(self, root: Path, batch: int | None) -> None:
+    Embedded (SQLite under ``root``) unless ``registry_url`` names another
+    registry; payloads go to a local directory under ``root`` either way.
+    """
+
+    def __init__(self, root: Path, batch: int | None, registry_url: str | None = None) -> None:
         from artifact_plane.wiring import build_plane
 
-        self.plane = build_plane(embedded_settings(root))
+        overrides = {} if registry_url is None else {"registry_url": registry_url}
+        self.plane = build_plane(embedded_settings(root, **overrides))
         self.database = root / "registry.db"
         self.batch = batch
         self.me = self.plane.for_subject(subject())

@@ -36,9 +36,9 @@ from typing import Any
 
 import numpy as np
 
-from bench.common import ARTIFACT_TYPE, TENANT, Stats, embedded_settings, stopwatch, subject
+from bench.common import TENANT, Stats, stopwatch
 from bench.graphgen import generate
-from bench.ingest import CONTENT_TYPE, PAYLOAD_BYTES, WARMUP, payloads, write_payload
+from bench.ingest import PAYLOAD_BYTES, WARMUP, PlaneIngest, payloads, write_payload
 from bench.report import Section, millis, rate
 
 URL_SETTING = "AP_BENCH_POSTGRES_URL"
@@ -83,7 +83,7 @@ class Unavailable(Exception):
 # ------------------------------------------------------------------ server
 
 
-def _find_binary(name: str) -> str | None:
+def find_binary(name: str) -> str | None:
     """On PATH, else in Debian's versioned directory (newest version first)."""
     found = shutil.which(name)
     if found:
@@ -92,7 +92,7 @@ def _find_binary(name: str) -> str | None:
     return str(candidates[-1]) if candidates else None
 
 
-def _user_exists(name: str) -> bool:
+def user_exists(name: str) -> bool:
     import pwd
 
     try:
@@ -110,7 +110,7 @@ def unavailable() -> str | None:
         return "no PostgreSQL driver: pip install -e '.[postgres]'"
     if os.environ.get(URL_SETTING):
         return None
-    if None in (_find_binary("initdb"), _find_binary("pg_ctl")):
+    if None in (find_binary("initdb"), find_binary("pg_ctl")):
         return f"no initdb/pg_ctl on PATH or under /usr/lib/postgresql; or set {URL_SETTING}"
     if os.geteuid() == 0 and not shutil.which("runuser"):
         return "running as root without runuser (PostgreSQL refuses root)"
@@ -125,8 +125,8 @@ def server() -> Iterator[str]:
     if url := os.environ.get(URL_SETTING):
         yield url
         return
-    initdb, pg_ctl = _find_binary("initdb") or "initdb", _find_binary("pg_ctl") or "pg_ctl"
-    owner = "postgres" if _user_exists("postgres") else "nobody"
+    initdb, pg_ctl = find_binary("initdb") or "initdb", find_binary("pg_ctl") or "pg_ctl"
+    owner = "postgres" if user_exists("postgres") else "nobody"
     as_user = ["runuser", "-u", owner, "--"] if os.geteuid() == 0 else []
     data = Path(tempfile.mkdtemp(prefix="ap-bench-pg-"))
     if as_user:
@@ -184,46 +184,6 @@ async def fresh_database(server_url: str, label: str) -> AsyncIterator[str]:
 
 
 # ------------------------------------------------------------------ ingest
-
-
-class PlaneIngest:
-    """The plane on PostgreSQL (payloads in a local directory), one at a time or batched."""
-
-    def __init__(self, root: Path, url: str, batch: int | None) -> None:
-        from artifact_plane.wiring import build_plane
-
-        self.plane = build_plane(embedded_settings(root, registry_url=url))
-        self.batch = batch
-        self.me = self.plane.for_subject(subject())
-
-    async def open(self) -> None:
-        await self.plane.registry.initialize()
-        for warm in payloads(WARMUP, seed=1, offset=10**9):  # Rego compile, first connections
-            await self.me.create_artifact(warm, artifact_type=ARTIFACT_TYPE, content_type=CONTENT_TYPE)
-
-    async def create(self, data: Sequence[bytes]) -> float:
-        ids: list[str] = []
-        with stopwatch() as took:
-            if self.batch is None:
-                for doc in data:
-                    ids.append(
-                        await self.me.create_artifact(
-                            doc, artifact_type=ARTIFACT_TYPE, content_type=CONTENT_TYPE
-                        )
-                    )
-            else:
-                for start in range(0, len(data), self.batch):
-                    items = [
-                        {"data": doc, "artifact_type": ARTIFACT_TYPE, "content_type": CONTENT_TYPE}
-                        for doc in data[start : start + self.batch]
-                    ]
-                    ids.extend(await self.me.create_many(items))
-        if len(set(ids)) != len(data):
-            raise AssertionError(f"expected {len(data)} distinct artifacts, got {len(set(ids))}")
-        return took[0]
-
-    async def close(self) -> None:
-        await self.plane.close()
 
 
 NewRowsTaken = dict[str, tuple[list[str], list[tuple[Any, ...]]]]
@@ -319,7 +279,7 @@ async def measure_ingest(
         fresh_database(server_url, "raw") as raw_url,
         fresh_database(server_url, "rawfiles") as raw_files_url,
     ):
-        plane = PlaneIngest(root, plane_url, batch)
+        plane = PlaneIngest(root, batch, registry_url=plane_url)
         raws = {
             "raw": RawIngest(raw_url, batch or 1),
             "raw_files": RawIngest(raw_files_url, batch or 1, files=root / "raw-payloads"),

@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+from bench.postgres import find_binary, user_exists
 from sqlalchemy import create_engine
 from sqlalchemy.exc import DBAPIError
 
@@ -24,25 +25,6 @@ from artifact_plane.adapters.sql.engine import normalize_url
 from tests.conftest import require_server
 
 NEEDS_DRIVER = "the PostgreSQL driver: pip install -e '.[postgres]'"
-
-
-def _find_binary(name: str) -> str | None:
-    """On PATH, else in Debian's versioned directory (newest version first)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    candidates = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{name}"), key=lambda p: int(p.parts[-3]))
-    return str(candidates[-1]) if candidates else None
-
-
-def _user_exists(name: str) -> bool:
-    import pwd
-
-    try:
-        pwd.getpwnam(name)
-    except KeyError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="session")
@@ -55,11 +37,11 @@ def postgres_server() -> Iterator[str]:
     if url := os.environ.get("AP_TEST_POSTGRES_URL"):
         yield url
         return
-    binaries = {name: _find_binary(name) for name in ("initdb", "pg_ctl")}
+    binaries = {name: find_binary(name) for name in ("initdb", "pg_ctl")}
     if None in binaries.values():
         require_server("PostgreSQL", "no initdb/pg_ctl on PATH; or set AP_TEST_POSTGRES_URL")
     # PostgreSQL refuses to run as root: run it as 'postgres' (or 'nobody') in a directory it owns.
-    owner = "postgres" if _user_exists("postgres") else "nobody"
+    owner = "postgres" if user_exists("postgres") else "nobody"
     as_user = ["runuser", "-u", owner, "--"] if os.geteuid() == 0 else []
     data = Path(tempfile.mkdtemp(prefix="ap-pg-"))
     if as_user:

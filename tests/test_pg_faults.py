@@ -21,13 +21,14 @@ from pathlib import Path
 import anyio
 import anyio.to_thread
 import pytest
+from bench.postgres import find_binary, user_exists
 
 from artifact_plane.errors import BackendUnavailableError
 from artifact_plane.plane import ArtifactPlane
 from artifact_plane.scoped import ScopedPlane
 from artifact_plane.wiring import build_plane
 from tests.conftest import require_server
-from tests.pg import NEEDS_DRIVER, _find_binary, _user_exists
+from tests.pg import NEEDS_DRIVER
 from tests.plane_fixtures import ALICE, settings_for
 from tests.waiting import wait_for
 
@@ -104,11 +105,11 @@ def cluster() -> Iterator[Cluster]:
         import psycopg  # noqa: F401
     except ImportError:
         require_server("PostgreSQL", NEEDS_DRIVER)
-    binaries = {name: _find_binary(name) for name in ("initdb", "pg_ctl")}
+    binaries = {name: find_binary(name) for name in ("initdb", "pg_ctl")}
     if None in binaries.values():
         # An external AP_TEST_POSTGRES_URL server cannot be restarted from here.
         require_server("PostgreSQL", "restart tests need initdb/pg_ctl on PATH")
-    owner = "postgres" if _user_exists("postgres") else "nobody"
+    owner = "postgres" if user_exists("postgres") else "nobody"
     as_user = ["runuser", "-u", owner, "--"] if os.geteuid() == 0 else []
     data = Path(tempfile.mkdtemp(prefix="ap-pg-faults-"))
     if as_user:
