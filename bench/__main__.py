@@ -95,7 +95,12 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
     from bench import gcs, ingest, lineage, postgres
     from bench.report import render
 
-    sections = []
+    sections: list[Any] = []
+
+    def keep(section: Any) -> None:
+        render(console, section)
+        sections.append(section)
+
     with tempfile.TemporaryDirectory(prefix="ap-bench-", dir=args.tmp) as tmp:
         root = Path(tmp)
         if args.only in (None, "ingest"):
@@ -108,8 +113,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
                 rounds=args.rounds,
                 seed=args.seed,
             )
-            render(console, section)
-            sections.append(section)
+            keep(section)
         if args.only in (None, "lineage"):
             console.print("[bold]Lineage…[/bold]")
             section = await lineage.run(
@@ -120,8 +124,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
                 plane_budget=args.plane_budget,
                 seed=args.seed,
             )
-            render(console, section)
-            sections.append(section)
+            keep(section)
         if args.only in (None, "postgres"):
             try:
                 with postgres.server() as url:
@@ -142,8 +145,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
                 if args.only == "postgres":
                     raise
             else:
-                render(console, section)
-                sections.append(section)
+                keep(section)
         if args.only in (None, "gcs"):
             try:
                 with gcs.server() as url:
@@ -160,8 +162,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
                 if args.only == "gcs":
                     raise
             else:
-                render(console, section)
-                sections.append(section)
+                keep(section)
         if args.only in (None, "api"):
             from bench import api
 
@@ -173,8 +174,7 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
                 roots=args.api_roots,
                 rounds=args.rounds,
             )
-            render(console, section)
-            sections.append(section)
+            keep(section)
         if args.only in (None, "policy"):
             from bench import policy
 
@@ -182,14 +182,11 @@ async def run(args: argparse.Namespace, console: Console) -> list[Any]:
             # A quick run leaves out the 1000-per-call batch (about 4 s of evaluations per round here).
             batches = (100,) if args.quick else (100, 1000)
             section = await policy.run(decisions=args.decisions, rounds=args.rounds, batches=batches)
-            render(console, section)
-            sections.append(section)
+            keep(section)
             section = await policy.run_audit(root / "audit", artifacts=args.audit_artifacts)
-            render(console, section)
-            sections.append(section)
+            keep(section)
             section = await policy.run_chain(root / "chain", decisions=args.chain_decisions)
-            render(console, section)
-            sections.append(section)
+            keep(section)
     return sections
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
+from sqlalchemy import event
 
 from artifact_plane.adapters.sql import SqlDatabase, SqlLineageStore
 from artifact_plane.errors import InvalidInputError
@@ -67,11 +69,23 @@ async def test_a_cut_answer_still_comes_from_the_walk(store: SqlLineageStore) ->
 async def test_a_store_told_to_walk_answers_as_the_cte(store: SqlLineageStore) -> None:
     await store.add_edges([consumed("root", "run", tenant="t1"), produced("run", "out", tenant="t1")])
     walker = SqlLineageStore(store.database, traversal="walk")
-    for depth in (0, 1, 2):
-        args = {"depth": depth, "max_nodes": 100}
-        assert shape(await walker.traverse("t1", "root", Direction.DOWNSTREAM, **args)) == shape(
-            await store.traverse("t1", "root", Direction.DOWNSTREAM, **args)
-        )
+    ctes: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("WITH"):
+            ctes.append(statement)
+
+    event.listen(store.database.engine, "before_cursor_execute", record)
+    try:
+        for depth in (1, 2):
+            args = {"depth": depth, "max_nodes": 100}
+            walked = await walker.traverse("t1", "root", Direction.DOWNSTREAM, **args)
+            assert ctes == []  # level by level: no recursive CTE
+            assert shape(walked) == shape(await store.traverse("t1", "root", Direction.DOWNSTREAM, **args))
+            assert len(ctes) == 1  # the default store answered with one
+            ctes.clear()
+    finally:
+        event.remove(store.database.engine, "before_cursor_execute", record)
     with pytest.raises(InvalidInputError) as err:
         SqlLineageStore(store.database, traversal="fastest")
     assert err.value.field == "traversal"
