@@ -163,6 +163,7 @@ def test_scripts_ship_inside_the_package() -> None:
         "0002_outbox.py",
         "0003_decision_chain.py",
         "0004_running_executions.py",
+        "0005_classification_and_decision_input.py",
     ]
 
 

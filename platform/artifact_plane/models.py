@@ -113,6 +113,8 @@ class ArtifactRecord(_Frozen):
     retention_policy: str | None = None
     capabilities: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # Classification tags (``pii``, …) inherited from lineage inputs, never set by hand.
+    inherited_tags: tuple[str, ...] = ()
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_by: str | None = None
     created_at: datetime

@@ -57,7 +57,7 @@ class _Matcher:
             return False
         if self.statuses and record.status not in self.statuses:
             return False
-        if not self.tags <= set(record.tags):
+        if not self.tags <= {*record.tags, *record.inherited_tags}:
             return False
         if self.uri is not None and (record.uri is None or not self.uri.fullmatch(record.uri)):
             return False

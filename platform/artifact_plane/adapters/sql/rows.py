@@ -67,6 +67,7 @@ def artifact_row(record: ArtifactRecord) -> dict[str, Any]:
     row["status"] = record.status.value
     row["capabilities"] = list(record.capabilities)
     row["tags"] = list(record.tags)
+    row["inherited_tags"] = list(record.inherited_tags)
     return row
 
 
@@ -75,6 +76,7 @@ def record_from_row(row: RowMapping) -> ArtifactRecord:
     values = {column.name: row[column.name] for column in artifacts.columns}
     values["capabilities"] = tuple(values["capabilities"])
     values["tags"] = tuple(values["tags"])
+    values["inherited_tags"] = tuple(values["inherited_tags"] or ())
     return ArtifactRecord.model_validate(values)
 
 
@@ -249,7 +251,7 @@ def insert_record(conn: Connection, record: ArtifactRecord, edges: Sequence[Line
         raise
     tags = [
         {"tenant_id": record.tenant_id, "artifact_id": record.artifact_id, "tag": tag}
-        for tag in dict.fromkeys(record.tags)
+        for tag in dict.fromkeys((*record.tags, *record.inherited_tags))
     ]
     if tags:
         conn.execute(insert(artifact_tags), tags)
@@ -313,7 +315,7 @@ def insert_records(conn: Connection, items: Sequence[tuple[ArtifactRecord, Seque
     tags = [
         {"tenant_id": r.tenant_id, "artifact_id": r.artifact_id, "tag": tag}
         for r in records
-        for tag in dict.fromkeys(r.tags)
+        for tag in dict.fromkeys((*r.tags, *r.inherited_tags))
     ]
     if tags:
         conn.execute(insert(artifact_tags), tags)

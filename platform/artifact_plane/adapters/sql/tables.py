@@ -82,6 +82,8 @@ artifacts = Table(
     Column("capabilities", JsonDoc, nullable=False),
     # The record's tags in their given order; artifact_tags holds them again for filtering.
     Column("tags", JsonDoc, nullable=False),
+    # Classification tags inherited along lineage (revision 0005); artifact_tags holds them too.
+    Column("inherited_tags", JsonDoc, nullable=False, server_default="[]"),
     Column("metadata", JsonDoc, nullable=False),
     Column("created_by", Text),
     Column("created_at", UtcDateTime, nullable=False),
@@ -204,6 +206,8 @@ decisions = Table(
     Column("revision", Text, nullable=False),
     Column("engine", Text, nullable=False),
     Column("latency_ms", Float, nullable=False),
+    # The input document, sensitive fields masked (revision 0005); NULL for older entries.
+    Column("input", JsonDoc),
     # The hash chain (revision 0003; see ports/decisions.py): NULL until the sealer
     # links the entry, so appends never wait for the chain.
     Column("seq", BigInteger),
