@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from artifact_plane.adapters.rego import RegoPolicyEngine
+from artifact_plane.adapters.rego.inputs import collect_limits
+from artifact_plane.errors import ConfigurationError
 from artifact_plane.models import PolicyInput, Subject
 from artifact_plane.realms_manifest import load_realm_manifests, policy_data
 from tests.plane_fixtures import REPO
@@ -22,20 +24,44 @@ FIELD_READS = re.compile(
 )
 
 
+# After a read of a threshold field: `> limit` (the only read the cache may key on).
+COMPARED_ABOVE = re.compile(r"""\s*(?:,[^()]*\))?\s*>(?!=)""")
+
+
+def declaration() -> dict[str, object]:
+    loaded: dict[str, object] = json.loads((POLICIES / "decision_inputs.json").read_text())
+    return loaded
+
+
 def declared_fields() -> set[str]:
-    return set(json.loads((POLICIES / "decision_inputs.json").read_text())["resource"])
+    return set(declaration()["resource"])  # type: ignore[call-overload]
+
+
+def threshold_fields() -> set[str]:
+    return set(declaration().get("thresholds") or {})  # type: ignore[call-overload]
 
 
 def test_every_resource_field_a_policy_reads_is_declared() -> None:
     read: set[str] = set()
+    misread: list[str] = []
+    thresholds = threshold_fields()
     for path in POLICIES.glob("*.rego"):
         if path.name.endswith("_test.rego"):
             continue
-        for match in FIELD_READS.finditer(path.read_text()):
-            read.add(next(group for group in match.groups() if group))
+        text = path.read_text()
+        for match in FIELD_READS.finditer(text):
+            name = next(group for group in match.groups() if group)
+            read.add(name)
+            if name in thresholds and not COMPARED_ABOVE.match(text, match.end()):
+                line = text.count("\n", 0, match.start()) + 1
+                misread.append(f"{path.name}:{line}: {name}")
     assert read, "the scan found no resource field reads: the pattern no longer matches the policies"
-    undeclared = read - declared_fields()
+    undeclared = read - declared_fields() - thresholds
     assert not undeclared, f"policies read {sorted(undeclared)}; add them to policies/decision_inputs.json"
+    assert not misread, (
+        f"{misread} read a threshold field other than as `field > limit`; "
+        "compare it that way or move it from thresholds to resource in policies/decision_inputs.json"
+    )
 
 
 def _engine(policy_dir: Path = POLICIES) -> RegoPolicyEngine:
@@ -93,11 +119,97 @@ async def test_a_policy_change_is_never_answered_from_the_cache(tmp_path: Path) 
     assert engine.evaluations == 2
 
 
-def test_a_malformed_declaration_is_a_configuration_error(tmp_path: Path) -> None:
-    from artifact_plane.errors import ConfigurationError
-
+@pytest.mark.parametrize(
+    "declared",
+    [
+        '{"resource": "realm"}',
+        '{"resource": ["realm"], "thresholds": ["size_bytes"]}',
+        '{"resource": ["realm"], "thresholds": {"size_bytes": 100}}',
+        '{"resource": ["realm"], "thresholds": {"size_bytes": ""}}',
+        '{"resource": ["realm", "size_bytes"], "thresholds": {"size_bytes": "maxSizeBytes"}}',
+    ],
+)
+def test_a_malformed_declaration_is_a_configuration_error(tmp_path: Path, declared: str) -> None:
     policy_dir = tmp_path / "policies"
     shutil.copytree(POLICIES, policy_dir, ignore=shutil.ignore_patterns("*_test.rego"))
-    (policy_dir / "decision_inputs.json").write_text('{"resource": "realm"}')
+    (policy_dir / "decision_inputs.json").write_text(declared)
     with pytest.raises(ConfigurationError, match=r"decision_inputs\.json"):
         _engine(policy_dir)
+
+
+# A size rule as the content policies write it: deny above the realm's maxSizeBytes.
+SIZE_POLICY = """package artifact_plane.authz
+
+decision := {"allow": false, "reasons": ["max_size: larger than the realm allows"]} if {
+	input.resource.size_bytes > data.realms[input.resource.realm].content.maxSizeBytes
+} else := {"allow": true, "reasons": []}
+"""
+SIZE_DATA = {
+    "realms": {
+        "small": {"content": {"maxSizeBytes": 100}},
+        "large": {"content": {"maxSizeBytes": 1000}},
+        "free": {"content": {}},
+    }
+}
+
+
+def _size_engine(tmp_path: Path) -> RegoPolicyEngine:
+    policy_dir = tmp_path / "size-policies"
+    policy_dir.mkdir()
+    (policy_dir / "size.rego").write_text(SIZE_POLICY)
+    (policy_dir / "decision_inputs.json").write_text(
+        json.dumps({"resource": ["realm"], "thresholds": {"size_bytes": "maxSizeBytes"}})
+    )
+    return RegoPolicyEngine(policy_dir, SIZE_DATA, reload_interval=0)
+
+
+def _create(realm: str, size: int | None) -> PolicyInput:
+    resource: dict[str, object] = {"tenant_id": "acme", "realm": realm, "artifact_type": "report"}
+    if size is not None:
+        resource["size_bytes"] = size
+    subject = Subject(id="alice", tenant="acme", roles=("writer",), realm=realm)
+    return PolicyInput(subject=subject, action="create", resource=resource)
+
+
+async def test_sizes_on_the_same_side_of_every_limit_are_one_evaluation(tmp_path: Path) -> None:
+    engine = _size_engine(tmp_path)
+    # All at or below both limits (100 and 1000, whichever realm states them).
+    decisions = await engine.decide_many([_create("small", size) for size in (0, 1, 37, 99, 100)])
+    assert [d.allow for d in decisions] == [True] * 5
+    assert engine.evaluations == 1
+    # Above 100, not above 1000: one more evaluation for all of them.
+    decisions = await engine.decide_many([_create("small", size) for size in (101, 500, 1000)])
+    assert [d.allow for d in decisions] == [False] * 3
+    assert decisions[0].reasons == ("max_size: larger than the realm allows",)
+    assert engine.evaluations == 2
+
+
+async def test_sizes_across_a_limit_are_decided_separately_and_correctly(tmp_path: Path) -> None:
+    engine = _size_engine(tmp_path)
+    asked = [
+        ("small", 100, True),
+        ("small", 101, False),
+        ("large", 101, True),  # the other realm's limit is higher
+        ("large", 1000, True),
+        ("large", 1001, False),
+        ("small", 5000, False),
+        ("free", 10**9, True),  # no limit stated
+        ("small", None, True),  # no size: the comparison is undefined, nothing to deny
+    ]
+    decisions = await engine.decide_many([_create(realm, size) for realm, size, _ in asked])
+    assert [d.allow for d in decisions] == [allow for _, _, allow in asked]
+    # One evaluation per (realm, side of 100 and of 1000, or no size): large 101
+    # and large 1000 are both above 100 and not above 1000, so they share one.
+    assert engine.evaluations == 7
+    again = await engine.decide_many([_create("small", 150), _create("large", 500), _create("small", None)])
+    assert [d.allow for d in again] == [False, True, True]
+    assert engine.evaluations == 7
+
+
+def test_limits_are_every_number_under_the_key_anywhere_in_the_data() -> None:
+    data = {
+        "realms": {"a": {"content": {"maxSizeBytes": 10}}, "b": {"content": {"maxSizeBytes": 2.5}}},
+        "other": [{"maxSizeBytes": 10}, {"nested": {"maxSizeBytes": 7}}, {"maxSizeBytes": "big"}],
+        "flag": {"maxSizeBytes": True},
+    }
+    assert collect_limits(data, "maxSizeBytes") == (2.5, 7, 10)

@@ -31,6 +31,7 @@ from pydantic_core import to_jsonable_python
 from regopy import Input, Interpreter, LogLevel, NodeKind, RegoError
 from regopy import rego_shared as capi
 
+from artifact_plane.adapters.rego.inputs import DECISION_INPUTS, DecisionInputs, cache_key, decision_inputs
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
 from artifact_plane.models import PolicyDecision, PolicyInput
 from artifact_plane.ports.policy import PolicyEngine
@@ -42,8 +43,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENTRYPOINT = "artifact_plane/authz/decision"
 ENGINE_ERROR = "policy engine error: "
 TEST_SUFFIX = "_test.rego"
-# Declares which resource fields the policies read (see policies/decision_inputs.json).
-DECISION_INPUTS = "decision_inputs.json"
 CACHE_SIZE = 8192
 
 # Strings and comments are blanked before looking for constructs we refuse.
@@ -78,7 +77,7 @@ class _Compiled:
     error: str | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The resource fields the policies read; None: no declaration, no caching.
-    resource_fields: frozenset[str] | None = None
+    inputs: DecisionInputs | None = None
 
 
 def policy_revision(files: Sequence[tuple[str, str]], data_json: str) -> str:
@@ -102,38 +101,6 @@ def _policy_paths(policy_dir: Path) -> list[Path]:
     declared = policy_dir / DECISION_INPUTS
     # Part of the snapshot, so editing it is a new revision (and a cleared cache).
     return [*paths, declared] if declared.is_file() else paths
-
-
-def _resource_fields(policy_dir: Path, files: Sequence[tuple[str, str]]) -> frozenset[str] | None:
-    """The declared resource fields, or None when the policy set declares none.
-
-    Raises:
-        ConfigurationError: the declaration is not ``{"resource": [names]}``.
-    """
-    text = dict(files).get(DECISION_INPUTS)
-    if text is None:
-        return None
-    try:
-        fields = json.loads(text)["resource"]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ConfigurationError(
-            "AP_POLICY_DIR", f'{policy_dir / DECISION_INPUTS} must be {{"resource": [field names]}}: {exc}'
-        ) from exc
-    if not isinstance(fields, list) or not all(isinstance(name, str) for name in fields):
-        raise ConfigurationError("AP_POLICY_DIR", f"{policy_dir / DECISION_INPUTS}: resource must list names")
-    return frozenset(fields)
-
-
-def _cache_key(document: Mapping[str, Any], fields: frozenset[str]) -> str:
-    """What a decision can depend on: subject, action, context and the declared resource fields."""
-    resource = document.get("resource") or {}
-    projected = {name: resource[name] for name in sorted(fields) if name in resource}
-    return json.dumps(
-        [document.get("subject"), document.get("action"), document.get("context"), projected],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
 
 
 def _signature(policy_dir: Path, paths: Sequence[Path]) -> tuple[tuple[str, int, int, int], ...]:
@@ -214,7 +181,7 @@ def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: 
     builder = Interpreter()
     builder.log_level = LogLevel.NONE  # errors come back to us; do not print them to stderr
     sources = dict(snapshot.files)
-    resource_fields = _resource_fields(policy_dir, snapshot.files)
+    inputs = decision_inputs(policy_dir, snapshot.files, json.loads(data_json))
     for name, text in snapshot.files:
         if not name.endswith(".rego"):
             continue
@@ -237,9 +204,7 @@ def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: 
         raise ConfigurationError("AP_POLICY_DIR", f"policies in {policy_dir} do not compile")
     interpreter = Interpreter()
     interpreter.log_level = LogLevel.NONE
-    return _Compiled(
-        revision, snapshot.signature, bundle=bundle, interpreter=interpreter, resource_fields=resource_fields
-    )
+    return _Compiled(revision, snapshot.signature, bundle=bundle, interpreter=interpreter, inputs=inputs)
 
 
 def _node_value(node: Any) -> Any:
@@ -377,12 +342,12 @@ class RegoPolicyEngine(PolicyEngine):
         state = self._state
         if time.monotonic() - self._checked_at >= self._reload_interval:
             return None  # the check reads the policy files: the worker thread does it
-        if state.resource_fields is None or state.error is not None:
+        if state.inputs is None or state.error is not None:
             return None
         decisions: list[PolicyDecision] = []
         for document in documents:
             started = time.perf_counter()
-            key = (state.revision, _cache_key(document, state.resource_fields))
+            key = (state.revision, cache_key(document, state.inputs))
             with self._cache_lock:
                 found = self._cache.get(key)
                 if found is None:
@@ -419,8 +384,8 @@ class RegoPolicyEngine(PolicyEngine):
             started = time.perf_counter()
             key: tuple[str, str] | None = None
             cached: tuple[bool, tuple[str, ...]] | None = None
-            if state.resource_fields is not None and state.error is None:
-                key = (state.revision, _cache_key(document, state.resource_fields))
+            if state.inputs is not None and state.error is None:
+                key = (state.revision, cache_key(document, state.inputs))
                 with self._cache_lock:
                     cached = self._cache.get(key)
                     if cached is not None:
