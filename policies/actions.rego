@@ -2,15 +2,18 @@
 # small helpers every concern uses.
 package artifact_plane.authz.actions
 
-read := {"read", "list", "lineage.read"}
+# export: taking a payload out of the plane (a REST download, `artifact-plane get`);
+# judged as a read by realm permissions, and by classification (classification.rego).
+read := {"read", "list", "lineage.read", "export"}
 
-write := {"create", "update", "delete", "lineage.register"}
+# retention: change an artifact's retention (retention_policy and/or TTL) after creation.
+write := {"create", "update", "delete", "retention", "lineage.register"}
 
 # Reading the decision log beyond one's own decisions (other subjects, or all of them).
 audit := {"audit.read"}
 
 # Spelled out rather than read | write | audit: regopy recomputes a union on every query.
-all := {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register", "audit.read"}
+all := {"read", "list", "lineage.read", "export", "create", "update", "delete", "retention", "lineage.register", "audit.read"}
 
 # A value as message text: messages are built with concat, which takes
 # strings only (regopy's sprintf quotes strings other built-ins made).

@@ -3,14 +3,16 @@ package artifact_plane.authz.roles
 
 import data.artifact_plane.authz.actions
 
-# Role -> the actions it grants. Writers also delete; stewards are kept apart
-# from writers for rules that will tell them apart (e.g. retention overrides).
-# Only admins read the decision log beyond their own decisions (audit.read).
+# Role -> the actions it grants.
+# Only stewards delete or change retention (retention_policy, TTL): what is kept
+# and for how long is a data steward's call, not every writer's. Only admins
+# read the decision log beyond their own decisions (audit.read). Admins are not
+# stewards by virtue of the role: a subject that does both holds both roles.
 grants := {
-	"reader": {"read", "list", "lineage.read"},
-	"writer": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
-	"steward": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"},
-	"admin": {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register", "audit.read"},
+	"reader": {"read", "list", "lineage.read", "export"},
+	"writer": {"read", "list", "lineage.read", "export", "create", "update", "lineage.register"},
+	"steward": {"read", "list", "lineage.read", "export", "create", "update", "lineage.register", "delete", "retention"},
+	"admin": {"read", "list", "lineage.read", "export", "create", "update", "lineage.register", "audit.read"},
 }
 
 assess(req) := judge(req, {role | some role in object.get(req.subject, "roles", []); grants[role]})
@@ -31,5 +33,8 @@ judge(req, have) := actions.refused(concat("", [
 } else := actions.refused(concat("", [
 	"roles: subject ", actions.text(object.get(req.subject, "id", "<none>")),
 	" with roles ", concat(", ", sort([role | some role in have])),
-	" may not ", req.action,
+	" may not ", wording(req.action),
 ]))
+
+# An action name as a denial says it, where the bare name reads badly.
+wording(action) := "retention (change retention_policy or ttl)" if action == "retention" else := action

@@ -12,7 +12,7 @@ request(roles, action) := {
 may(roles) := {action | some action in actions.all; assess(request(roles, action)).allow}
 
 test_reader_reads_lists_and_reads_lineage_only if {
-	may(["reader"]) == {"read", "list", "lineage.read"}
+	may(["reader"]) == {"read", "list", "lineage.read", "export"}
 }
 
 test_reader_write_denied_with_reason if {
@@ -22,13 +22,36 @@ test_reader_write_denied_with_reason if {
 	}
 }
 
-test_writer_writes_and_reads if {
-	may(["writer"]) == {"read", "list", "lineage.read", "create", "update", "delete", "lineage.register"}
+test_writer_writes_and_reads_but_neither_deletes_nor_changes_retention if {
+	may(["writer"]) == {"read", "list", "lineage.read", "export", "create", "update", "lineage.register"}
 }
 
-test_steward_does_all_but_audit_and_admin_everything if {
-	may(["steward"]) == may(["writer"])
-	may(["admin"]) == actions.all
+test_steward_is_a_writer_who_also_deletes_and_changes_retention if {
+	may(["steward"]) == may(["writer"]) | {"delete", "retention"}
+}
+
+test_admin_is_a_writer_who_also_reads_the_decision_log if {
+	may(["admin"]) == may(["writer"]) | {"audit.read"}
+	may(["admin", "steward"]) == actions.all
+}
+
+test_only_stewards_delete_or_change_retention if {
+	holders := {action: {role | some role; grants[role]; assess(request([role], action)).allow} |
+		some action in {"delete", "retention"}
+	}
+	holders == {"delete": {"steward"}, "retention": {"steward"}}
+}
+
+test_writer_delete_and_retention_denied_with_reason if {
+	assess(request(["writer"], "delete")) == {
+		"allow": false,
+		"objections": {"roles: subject bob with roles writer may not delete"},
+	}
+	assess(request(["admin", "reader", "writer"], "retention")) == {
+		"allow": false,
+		"objections": {"roles: subject bob with roles admin, reader, writer may not retention (change retention_policy or ttl)"},
+	}
+	assess(request(["writer", "steward"], "retention")) == {"allow": true, "objections": set()}
 }
 
 test_only_admins_read_the_decision_log_of_others if {
@@ -77,6 +100,6 @@ test_denial_lists_recognised_roles_sorted if {
 test_unknown_action_denied_even_for_admin if {
 	assess(request(["admin"], "frobnicate")) == {
 		"allow": false,
-		"objections": {"roles: unknown action frobnicate (known: audit.read, create, delete, lineage.read, lineage.register, list, read, update)"},
+		"objections": {"roles: unknown action frobnicate (known: audit.read, create, delete, export, lineage.read, lineage.register, list, read, retention, update)"},
 	}
 }

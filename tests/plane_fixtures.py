@@ -18,17 +18,21 @@ from artifact_plane.settings import Settings
 from artifact_plane.wiring import build_plane
 
 REPO = Path(__file__).resolve().parents[1]
-WRITE_ACTIONS = {"create", "update", "delete", "lineage.register"}
+WRITE_ACTIONS = {"create", "update", "lineage.register"}
+STEWARD_ACTIONS = {"delete", "retention"}
 
 
 def roles_rule(request: PolicyInput) -> tuple[bool, list[str]]:
-    """A Python stand-in for the Rego set: tenant isolation, roles, and a 'secret' tag."""
+    """A Python stand-in for the Rego set: tenant isolation, roles (only stewards delete or
+    change retention), and a 'secret' tag."""
     subject, resource = request.subject, request.resource
     if resource.get("tenant_id") not in (None, subject.tenant):
         return False, [f"tenant_isolation: {subject.tenant} may not touch {resource.get('tenant_id')}"]
     roles = set(subject.roles)
     if request.action in WRITE_ACTIONS and not roles & {"writer", "steward", "admin"}:
         return False, [f"roles: {request.action} needs writer"]
+    if request.action in STEWARD_ACTIONS and "steward" not in roles:
+        return False, [f"roles: {request.action} needs steward"]
     if "secret" in (resource.get("tags") or ()) and "admin" not in roles and request.action == "read":
         return False, ["classification: secret artifacts are for admins"]
     return True, []
@@ -102,3 +106,5 @@ ALICE = Subject(id="alice", tenant="acme", roles=("writer",), realm="insights")
 BOB_OTHER_TENANT = Subject(id="bob", tenant="globex", roles=("writer",), realm="insights")
 READER = Subject(id="rita", tenant="acme", roles=("reader",), realm="insights")
 ADMIN = Subject(id="ada", tenant="acme", roles=("admin",), realm=None)
+# Only stewards delete artifacts or change their retention.
+STEWARD = Subject(id="stu", tenant="acme", roles=("steward",), realm="insights")

@@ -22,7 +22,7 @@ from artifact_plane.helpers import load_json, load_text, resolve_artifact, store
 from artifact_plane.ids import digest_bytes
 from artifact_plane.models import ArtifactStatus, DecisionFilter, NodeKind
 from artifact_plane.plane import ArtifactPlane
-from tests.plane_fixtures import ADMIN, ALICE, BOB_OTHER_TENANT, READER, Clock, open_test_plane
+from tests.plane_fixtures import ADMIN, ALICE, BOB_OTHER_TENANT, READER, STEWARD, Clock, open_test_plane
 
 
 @pytest.fixture(params=["memory", "embedded", "postgres"])
@@ -318,7 +318,7 @@ async def test_gc_counts_references_by_digest(plane: ArtifactPlane) -> None:
     me = plane.for_subject(ALICE)
     one = await me.create_artifact(b"shared", artifact_type="blob", artifact_id="one")
     await me.create_artifact(b"shared", artifact_type="blob", artifact_id="two")
-    await me.delete_artifact(one)
+    await plane.for_subject(STEWARD).delete_artifact(one)
     report = await plane.collect_garbage(grace=timedelta(0), now=_wall_now() + timedelta(seconds=1))
     assert report.deleted == 0
     assert (await me.get_artifact("two", include_payload=True)).payload == b"shared"
@@ -334,14 +334,15 @@ def _wall_now():  # type: ignore[no-untyped-def]
 
 
 async def test_delete_and_delete_by_execution(plane: ArtifactPlane) -> None:
-    me = plane.for_subject(ALICE)
-    source = await me.create_artifact(b"src", artifact_type="blob")
+    writer = plane.for_subject(ALICE)
+    source = await writer.create_artifact(b"src", artifact_type="blob")
     outs = [
-        await me.create_artifact(
+        await writer.create_artifact(
             f"out {n}".encode(), artifact_type="blob", execution_id="run-1", inputs=[source]
         )
         for n in range(3)
     ]
+    me = plane.for_subject(STEWARD)
     assert sorted(await me.delete_by_execution("run-1")) == sorted(outs)
     for art_id in outs:
         with pytest.raises(NotFoundError):

@@ -144,10 +144,14 @@ ROLE_CASES = [
     (("reader",), "lineage.register", False),
     (("writer",), "create", True),
     (("writer",), "update", True),
-    (("writer",), "delete", True),
+    (("writer",), "delete", False),
+    (("writer",), "retention", False),
     (("writer",), "lineage.register", True),
     (("steward",), "delete", True),
+    (("steward",), "retention", True),
     (("admin",), "update", True),
+    (("admin",), "delete", False),
+    (("admin", "steward"), "retention", True),
     (("guest", "writer"), "create", True),
     (("guest",), "read", False),
     ((), "read", False),
@@ -177,8 +181,8 @@ async def test_reasons_name_the_rule(engine: RegoPolicyEngine) -> None:
         ("roles: subject svc has no recognised role (one of: admin, reader, steward, writer)",),
         ("tenant_isolation: subject tenant globex may not read tenant acme",),
         (
-            "roles: unknown action frobnicate "
-            "(known: audit.read, create, delete, lineage.read, lineage.register, list, read, update)",
+            "roles: unknown action frobnicate (known: audit.read, create, delete, export, lineage.read, "
+            "lineage.register, list, read, retention, update)",
         ),
     ]
 
@@ -374,8 +378,8 @@ async def test_reload_on_file_change(tmp_path: Path) -> None:
     assert before.allow
     edit(
         policies / "roles.rego",
-        '"reader": {"read", "list", "lineage.read"}',
-        '"reader": {"list", "lineage.read"}',
+        '"reader": {"read", "list", "lineage.read", "export"}',
+        '"reader": {"list", "lineage.read", "export"}',
     )
     after = await wait_for(engine, req, lambda d: not d.allow)
     assert after.reasons == ("roles: subject alice with roles reader may not read",)

@@ -147,10 +147,18 @@ MUTATIONS = [
     ),
     (
         "roles.rego",
-        '"reader": {"read", "list", "lineage.read"}',
-        '"reader": {"read", "list", "lineage.read", "delete"}',
+        '"reader": {"read", "list", "lineage.read", "export"}',
+        '"reader": {"read", "list", "lineage.read", "export", "delete"}',
         "roles_test.rego",
         "test_reader_reads_lists_and_reads_lineage_only",
+    ),
+    (
+        "roles.rego",
+        '"writer": {"read", "list", "lineage.read", "export", "create", "update", "lineage.register"}',
+        '"writer": {"read", "list", "lineage.read", "export", "create", "update", "lineage.register", '
+        '"delete"}',
+        "roles_test.rego",
+        "test_only_stewards_delete_or_change_retention",
     ),
     (
         "realms.rego",

@@ -260,7 +260,15 @@ class StoredPayload(_Frozen):
 
 
 Action = Literal[
-    "create", "read", "list", "update", "delete", "lineage.register", "lineage.read", "audit.read"
+    "create",
+    "read",
+    "list",
+    "update",
+    "delete",
+    "retention",
+    "lineage.register",
+    "lineage.read",
+    "audit.read",
 ]
 
 

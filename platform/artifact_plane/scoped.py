@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
+from types import EllipsisType
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -47,6 +48,7 @@ from artifact_plane.models import (
 )
 from artifact_plane.pagination import decode_cursor, encode_cursor
 from artifact_plane.payload_input import PreparedPayload, accepts, prepare
+from artifact_plane.ports.registry import RETAINABLE
 from artifact_plane.records import build_record, check_fields, check_tags, parse_status
 
 if TYPE_CHECKING:
@@ -579,6 +581,72 @@ class ScopedPlane(LineageOps):
             self.tenant, [r.artifact_id for r in records], self._plane.clock()
         )
         return [r.artifact_id for r in deleted]
+
+    async def set_retention(
+        self,
+        artifact_id: str,
+        *,
+        retention_policy: str | EllipsisType | None = ...,
+        ttl: int | EllipsisType | None = ...,
+    ) -> ArtifactRecord:
+        """Change how long an artifact is kept; return the updated record.
+
+        ``retention_policy`` (an ID-like name) and ``ttl`` (seconds from
+        creation, so ``expires_at`` becomes ``created_at + ttl``) are each
+        left alone when not given and cleared by ``None``. Policy decides the
+        ``retention`` action on the record with ``new_retention_policy`` and
+        ``new_ttl`` added; only stewards may, by the shipped roles.
+
+        Raises:
+            InvalidInputError: nothing to change, a bad value, or the artifact
+                is expired or failed (final); nothing written.
+            NotFoundError: no such artifact.
+            PolicyDeniedError: you may not change its retention.
+            ConflictError: it kept changing under this call; read it and retry.
+        """
+        validate_id(artifact_id)
+        if isinstance(retention_policy, EllipsisType) and isinstance(ttl, EllipsisType):
+            raise InvalidInputError("retention", "give retention_policy and/or ttl (None clears one)")
+        if retention_policy is not None and not isinstance(retention_policy, EllipsisType):
+            validate_id(retention_policy, "retention_policy")
+        if (
+            isinstance(ttl, bool)
+            or not isinstance(ttl, int | EllipsisType | None)
+            or (isinstance(ttl, int) and ttl < 0)
+        ):
+            raise InvalidInputError("ttl", f"{ttl!r} must be a whole number of seconds >= 0, or None")
+        for _ in range(VERSION_RETRIES):
+            record = await self._plane.registry.get_artifact(self.tenant, artifact_id)
+            policy = retention_policy
+            if isinstance(policy, EllipsisType):
+                policy = record.retention_policy
+            seconds = record.ttl if isinstance(ttl, EllipsisType) else ttl
+            await self._plane.authz.require(
+                self.subject,
+                "retention",
+                [{**record.resource(), "new_retention_policy": policy, "new_ttl": seconds}],
+            )
+            if record.status not in RETAINABLE:
+                raise InvalidInputError(
+                    "status",
+                    f"artifact {artifact_id} is {record.status.value}: only a pending or ready "
+                    "artifact's retention can change (create it again to keep it)",
+                )
+            try:
+                return await self._plane.registry.update_retention(
+                    self.tenant,
+                    artifact_id,
+                    retention_policy=policy,
+                    ttl=seconds,
+                    expires_at=None if seconds is None else record.created_at + timedelta(seconds=seconds),
+                    at=self._plane.clock(),
+                    expected_updated_at=record.updated_at,
+                )
+            except ConflictError:
+                continue  # changed since read (a status move, another change): decide on it afresh
+        raise ConflictError(
+            artifact_id, f"changed {VERSION_RETRIES} times while its retention was set; retry"
+        )
 
     # ---------------------------------------------------------------- helpers
 

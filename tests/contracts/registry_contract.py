@@ -19,6 +19,7 @@ from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.lineage import Direction, LineageStore
 from artifact_plane.ports.registry import Registry
 from tests.contracts.builders import (
+    T0,
     consumed,
     make_decision,
     make_execution,
@@ -471,6 +472,120 @@ class RegistryContract:
         await registry.insert_artifact(record)
         with pytest.raises(ConflictError):
             await registry.update_status("t1", record.artifact_id, [PENDING], READY, ts(5))
+        assert await registry.get_artifact("t1", record.artifact_id) == record
+
+    # -- retention -----------------------------------------------------------
+
+    async def test_update_retention_sets_policy_ttl_and_expiry(self, registry: Registry) -> None:
+        record = make_record(created_at=ts(1), retention_policy="short", ttl=60)
+        await registry.insert_artifact(record)
+        updated = await registry.update_retention(
+            "t1",
+            record.artifact_id,
+            retention_policy="keep-7y",
+            ttl=3600,
+            expires_at=ts(3601),
+            at=ts(99),
+            expected_updated_at=record.updated_at,
+        )
+        assert (updated.retention_policy, updated.ttl, updated.expires_at) == ("keep-7y", 3600, ts(3601))
+        assert updated.updated_at == ts(99)
+        unchanged = {"retention_policy", "ttl", "expires_at", "updated_at"}
+        assert updated.model_dump(exclude=unchanged) == record.model_dump(exclude=unchanged)
+        assert await registry.get_artifact("t1", record.artifact_id) == updated
+        _assert_utc((await registry.get_artifact("t1", record.artifact_id)).expires_at)
+
+    async def test_update_retention_clears_and_the_sweep_follows(self, registry: Registry) -> None:
+        kept = make_record(artifact_id="kept", status=PENDING, retention_policy="short", ttl=5)
+        await registry.insert_artifact(kept)
+        cleared = await registry.update_retention(
+            "t1", "kept", retention_policy=None, ttl=None, expires_at=None, at=ts(2), expected_updated_at=T0
+        )
+        assert (cleared.retention_policy, cleared.ttl, cleared.expires_at) == (None, None, None)
+        assert cleared.status is PENDING
+        # A shortened TTL makes a ready record due; a cleared one never is.
+        due = make_record(artifact_id="due", ttl=3600)
+        await registry.insert_artifact(due)
+        await registry.update_retention(
+            "t1", "due", retention_policy=None, ttl=1, expires_at=ts(1), at=ts(2), expected_updated_at=T0
+        )
+        await registry.update_status("t1", "kept", [PENDING], READY, ts(3))
+        assert _ids(await registry.expire_due(ts(10_000), 10)) == ["due"]
+
+    async def test_update_retention_missing_or_other_tenant_raises_not_found(
+        self, registry: Registry
+    ) -> None:
+        record = make_record(retention_policy="short")
+        await registry.insert_artifact(record)
+        for tenant, art_id in (("t1", "no-such-id"), ("t2", record.artifact_id)):
+            with pytest.raises(NotFoundError):
+                await registry.update_retention(
+                    tenant,
+                    art_id,
+                    retention_policy="x",
+                    ttl=None,
+                    expires_at=None,
+                    at=ts(5),
+                    expected_updated_at=record.updated_at,
+                )
+        assert await registry.get_artifact("t1", record.artifact_id) == record
+
+    @pytest.mark.parametrize("status", [EXPIRED, FAILED])
+    async def test_update_retention_of_a_final_status_conflicts(
+        self, registry: Registry, status: ArtifactStatus
+    ) -> None:
+        record = make_record(status=status, retention_policy="short")
+        await registry.insert_artifact(record)
+        with pytest.raises(ConflictError) as err:
+            await registry.update_retention(
+                "t1",
+                record.artifact_id,
+                retention_policy="long",
+                ttl=None,
+                expires_at=None,
+                at=ts(5),
+                expected_updated_at=record.updated_at,
+            )
+        assert status.value in str(err.value)
+        assert await registry.get_artifact("t1", record.artifact_id) == record
+
+    async def test_update_retention_of_a_changed_record_conflicts(self, registry: Registry) -> None:
+        record = make_record(status=PENDING, retention_policy="short")
+        await registry.insert_artifact(record)
+        moved = await registry.update_status("t1", record.artifact_id, [PENDING], READY, ts(7))
+        with pytest.raises(ConflictError) as err:
+            await registry.update_retention(
+                "t1",
+                record.artifact_id,
+                retention_policy="long",
+                ttl=None,
+                expires_at=None,
+                at=ts(8),
+                expected_updated_at=record.updated_at,
+            )
+        assert "retry" in str(err.value)
+        assert await registry.get_artifact("t1", record.artifact_id) == moved
+
+    @pytest.mark.parametrize(
+        ("ttl", "expires_at"),
+        [(-1, ts(0)), (60, None), (None, ts(60))],
+        ids=["negative", "no-expiry", "no-ttl"],
+    )
+    async def test_update_retention_refuses_bad_ttl_and_expiry(
+        self, registry: Registry, ttl: int | None, expires_at: datetime | None
+    ) -> None:
+        record = make_record(ttl=30)
+        await registry.insert_artifact(record)
+        with pytest.raises(InvalidInputError):
+            await registry.update_retention(
+                "t1",
+                record.artifact_id,
+                retention_policy=None,
+                ttl=ttl,
+                expires_at=expires_at,
+                at=ts(5),
+                expected_updated_at=record.updated_at,
+            )
         assert await registry.get_artifact("t1", record.artifact_id) == record
 
     # -- delete --------------------------------------------------------------

@@ -17,6 +17,21 @@ from artifact_plane.models import (
 )
 from artifact_plane.ports.decisions import DecisionLog
 
+# The statuses whose retention may still change: expired and failed are final.
+RETAINABLE = frozenset({ArtifactStatus.PENDING, ArtifactStatus.READY})
+
+
+def check_retention(ttl: int | None, expires_at: datetime | None) -> None:
+    """What every registry refuses in :meth:`Registry.update_retention` before it writes.
+
+    Raises:
+        InvalidInputError: a negative ``ttl``, or ``expires_at`` without ``ttl`` (or the reverse).
+    """
+    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
+        raise InvalidInputError("ttl", f"{ttl!r} must be a whole number of seconds >= 0, or None")
+    if (ttl is None) != (expires_at is None):
+        raise InvalidInputError("expires_at", "give expires_at (created_at + ttl) exactly when ttl is given")
+
 
 class Registry(abc.ABC):
     """Where artifact records live (SQLite, PostgreSQL, memory).
@@ -161,6 +176,34 @@ class Registry(abc.ABC):
         Raises:
             NotFoundError: no such artifact.
             ConflictError: the current status is not one of ``expected``.
+        """
+
+    @abc.abstractmethod
+    async def update_retention(
+        self,
+        tenant: str,
+        artifact_id: str,
+        *,
+        retention_policy: str | None,
+        ttl: int | None,
+        expires_at: datetime | None,
+        at: datetime,
+        expected_updated_at: datetime,
+    ) -> ArtifactRecord:
+        """Set a record's retention (``retention_policy``, ``ttl``, ``expires_at``); return it.
+
+        A compare-and-set: it applies only while the record is ``pending`` or
+        ``ready`` and still has ``updated_at == expected_updated_at`` (the
+        record the caller read and had policy decide on); ``updated_at``
+        becomes ``at``. ``expires_at`` is the caller's ``created_at + ttl``
+        (None exactly when ``ttl`` is None).
+
+        Raises:
+            NotFoundError: no such artifact in this tenant.
+            ConflictError: it is expired or failed, or it changed since
+                ``expected_updated_at``; nothing is written.
+            InvalidInputError: ``ttl`` is negative, or ``expires_at`` and
+                ``ttl`` disagree on being None; nothing is written.
         """
 
     @abc.abstractmethod

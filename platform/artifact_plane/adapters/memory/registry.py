@@ -20,7 +20,7 @@ from artifact_plane.models import (
     LineageEdge,
 )
 from artifact_plane.ports.decisions import DecisionLog
-from artifact_plane.ports.registry import Registry
+from artifact_plane.ports.registry import RETAINABLE, Registry, check_retention
 
 __all__ = ["MemoryRegistry"]
 
@@ -252,6 +252,35 @@ class MemoryRegistry(Registry):
                 wanted = ", ".join(str(s) for s in expected) or "nothing"
                 raise ConflictError(artifact_id, f"status is {current.status}, expected {wanted}")
             updated = current.model_copy(update={"status": new, "updated_at": at})
+            records[artifact_id] = updated
+            return _copy(updated)
+
+    async def update_retention(
+        self,
+        tenant: str,
+        artifact_id: str,
+        *,
+        retention_policy: str | None,
+        ttl: int | None,
+        expires_at: datetime | None,
+        at: datetime,
+        expected_updated_at: datetime,
+    ) -> ArtifactRecord:
+        """Compare-and-set the retention fields of a pending or ready record."""
+        check_retention(ttl, expires_at)
+        async with self.lineage.lock:
+            records = self._tenant(tenant)
+            current = records.get(artifact_id)
+            if current is None:
+                raise NotFoundError("artifact", artifact_id)
+            if current.status not in RETAINABLE:
+                raise ConflictError(
+                    artifact_id, f"it is {current.status.value}: its retention can no longer change"
+                )
+            if current.updated_at != expected_updated_at:
+                raise ConflictError(artifact_id, "it changed since it was read; read it again and retry")
+            change = {"retention_policy": retention_policy, "ttl": ttl, "expires_at": expires_at}
+            updated = current.model_copy(update={**change, "updated_at": at})
             records[artifact_id] = updated
             return _copy(updated)
 

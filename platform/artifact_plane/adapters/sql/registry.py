@@ -39,7 +39,7 @@ from artifact_plane.models import (
     LineageEdge,
 )
 from artifact_plane.ports.decisions import DecisionLog
-from artifact_plane.ports.registry import Registry
+from artifact_plane.ports.registry import RETAINABLE, Registry, check_retention
 
 __all__ = ["SqlRegistry"]
 
@@ -203,6 +203,40 @@ class SqlRegistry(Registry):
             if current is None:
                 raise NotFoundError("artifact", artifact_id)
             raise ConflictError(artifact_id, f"status is {current}, expected one of {allowed}")
+
+        return await self.database.run(work, write=True, conflict_ref=artifact_id)
+
+    async def update_retention(
+        self,
+        tenant: str,
+        artifact_id: str,
+        *,
+        retention_policy: str | None,
+        ttl: int | None,
+        expires_at: datetime | None,
+        at: datetime,
+        expected_updated_at: datetime,
+    ) -> ArtifactRecord:
+        check_retention(ttl, expires_at)
+        key = (a.tenant_id == tenant, a.artifact_id == artifact_id)
+        retainable = [status.value for status in RETAINABLE]
+        stmt = (
+            update(artifacts)
+            .where(*key, a.status.in_(retainable), a.updated_at == expected_updated_at)
+            .values(retention_policy=retention_policy, ttl=ttl, expires_at=expires_at, updated_at=at)
+            .returning(*artifacts.columns)
+        )
+
+        def work(conn: Connection) -> ArtifactRecord:
+            row = conn.execute(stmt).mappings().first()
+            if row is not None:
+                return record_from_row(row)
+            current = conn.execute(select(a.status).where(*key)).scalar_one_or_none()
+            if current is None:
+                raise NotFoundError("artifact", artifact_id)
+            if current not in retainable:
+                raise ConflictError(artifact_id, f"it is {current}: its retention can no longer change")
+            raise ConflictError(artifact_id, "it changed since it was read; read it again and retry")
 
         return await self.database.run(work, write=True, conflict_ref=artifact_id)
 
