@@ -69,3 +69,16 @@ test_verdict_default_reason_when_a_concern_denies_silently if {
 		"reasons": ["default_deny: no rule allowed this request"],
 	}
 }
+
+test_batch_answers_each_request_in_order if {
+	mixed := [
+		request(service, "create", doc),
+		request(person("globex", ["reader"]), "read", doc),
+		request(person("acme", ["reader"]), "read", doc),
+		request(service, "create", object.union(doc, {"uri": "artifact://outcomes/x", "realm": "outcomes"})),
+	]
+	answers := decide_all(mixed, fixture)
+	answers == [decide(req, fixture) | some req in mixed]
+	[answer.allow | some answer in answers] == [true, false, true, false]
+	decide_all([], fixture) == []
+}

@@ -16,29 +16,30 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from artifact_plane.adapters.rego import RegoPolicyEngine
 from artifact_plane.audit import AuditCheck, audit_policies, rule_of
 from artifact_plane.cli.main import app
 from artifact_plane.errors import InvalidInputError
 from artifact_plane.models import DecisionFilter, Subject
 from artifact_plane.plane import ArtifactPlane
+from artifact_plane.realms_manifest import load_realm_manifests, policy_data
 from tests.plane_fixtures import open_test_plane
 
 REPO = Path(__file__).resolve().parents[1]
 
-# A rule over ``input`` rather than a function of the request: regopy 1.5.2 fails to
-# build (or aborts the process) when a new module declares a function.
-CONTENT_RULE = """\
+# Appended to the copy of decision.rego, a function of the request like every
+# concern: regopy 1.5.2 may fail to build (or abort) when a NEW module declares
+# a function, so it goes into an existing one. The engine still decides in
+# batches (nothing reads ``input`` directly).
+CONTENT_RULE = """
+
 # Added by the audit test: insights may no longer hold reports.
-package artifact_plane.authz.content
-
-import data.artifact_plane.authz.actions
-
-verdict := actions.refused(concat("", [
-\t"content_type: realm insights may no longer hold artifact type ", input.resource.artifact_type,
-])) if {
-\tinput.resource.realm == "insights"
-\tinput.resource.artifact_type == "report"
-} else := actions.allowed
+audit_tightened(req) := {"allow": false, "objections": {concat("", [
+\t"content_type: realm insights may no longer hold artifact type ", req.resource.artifact_type,
+])}} if {
+\treq.resource.realm == "insights"
+\treq.resource.artifact_type == "report"
+} else := {"allow": true, "objections": set()}
 """
 
 INSIGHTS = Subject(id="ina", tenant="acme", roles=("writer",), realm="insights")
@@ -47,17 +48,13 @@ GLOBEX = Subject(id="gus", tenant="globex", roles=("writer",), realm="insights")
 
 
 def tighten(policy_dir: Path) -> None:
-    """Add the content rule to the copied policy set (the decision now also asks it)."""
-    (policy_dir / "content.rego").write_text(CONTENT_RULE)
+    """Add the content rule to the copied policy set (every decision now also asks it)."""
     decision = policy_dir / "decision.rego"
     text = decision.read_text()
-    text = text.replace(
-        "import data.artifact_plane.authz.tenant\n",
-        "import data.artifact_plane.authz.tenant\nimport data.artifact_plane.authz.content\n",
-    )
-    before = "realms.assess(req, manifests)])"
-    assert before in text, "decision.rego changed shape: update this test's tightening"
-    decision.write_text(text.replace(before, "realms.assess(req, manifests), content.verdict])"))
+    before = "decide(req, manifests) := verdict(["
+    assert text.count(before) == 1, "decision.rego changed shape: update this test's tightening"
+    text = text.replace(before, before + "audit_tightened(req), ")
+    decision.write_text(text + CONTENT_RULE)
 
 
 @pytest.fixture
@@ -74,7 +71,8 @@ async def seed(plane: ArtifactPlane) -> dict[str, str]:
         "report-1": await insights.create_artifact(b"r1", artifact_type="report"),
         "report-2": await insights.write("artifact://self/reports/q3.json", b"r2", artifact_type="report"),
         "interpretation": await insights.create_artifact(b"i", artifact_type="interpretation"),
-        "dataset": await content.create_artifact(b"d", artifact_type="dataset"),
+        # A dataset is a sensitive type in realm content: it must carry a retention policy.
+        "dataset": await content.create_artifact(b"d", artifact_type="dataset", retention_policy="keep-7y"),
         "globex-report": await plane.for_subject(GLOBEX).create_artifact(b"g", artifact_type="report"),
     }
 
@@ -131,6 +129,10 @@ async def test_a_tighter_policy_names_the_artifacts_it_would_now_deny(
             ("content_type", "insights", "create", 3),
             ("content_type", "insights", "read", 3),
         ]
+        # Decided in batch queries (several requests per regopy query), answers still per artifact.
+        engine = plane.policy
+        assert isinstance(engine, RegoPolicyEngine)
+        assert 0 < engine.queries < engine.evaluations
         named = next(v for v in report.violations if v.artifact_id == ids["report-2"])
         assert named.uri == "artifact://insights/reports/q3.json"
         assert named.subject == "ina"  # asked as its creator, for its own realm
@@ -141,6 +143,32 @@ async def test_a_tighter_policy_names_the_artifacts_it_would_now_deny(
         assert acme_only.scanned == 4
         # The audit asks "what if": it writes nothing to the decision log.
         assert await plane.decisions.query("acme", DecisionFilter(allow=False), limit=10) == []
+
+
+async def test_a_policy_change_mid_audit_decides_the_later_pages(
+    seeded: tuple[dict[str, str], dict[str, object]], kind: str, tmp_path: Path, policy_dir: Path
+) -> None:
+    ids, overrides = seeded
+    async for plane in reopened(kind, tmp_path, overrides):
+        await plane.policy.close()
+        # An engine that looks at the files on every call, so the change is seen at the next page.
+        plane.policy = RegoPolicyEngine(
+            policy_dir, policy_data(load_realm_manifests(REPO / "realms")), reload_interval=0
+        )
+        before = plane.policy.revision
+
+        def progress(scanned: int) -> None:
+            if scanned == 2:  # acme's first page (both reports) is decided: tighten now
+                tighten(policy_dir)
+
+        report = await audit_policies(plane, batch=2, progress=progress)
+        assert report.scanned == 5
+        # acme's reports were judged before the change; globex's report after it.
+        denied = {(v.tenant, v.artifact_id, v.action) for v in report.violations}
+        assert denied == {("globex", ids["globex-report"], action) for action in ("read", "create")}
+        assert report.revisions[0] == before
+        assert report.revisions[-1] == report.revision == plane.policy.revision != before
+        assert report.to_json()["revisions"] == report.revisions
 
 
 async def test_auditing_as_another_realm_reports_what_it_may_not_read(

@@ -213,3 +213,72 @@ def test_limits_are_every_number_under_the_key_anywhere_in_the_data() -> None:
         "flag": {"maxSizeBytes": True},
     }
     assert collect_limits(data, "maxSizeBytes") == (2.5, 7, 10)
+
+
+# -- batch queries ---------------------------------------------------------------------
+
+# A batch entrypoint as decision.rego declares it, over a rule that can fail per request
+# (concat of a number is a built-in error) and one that denies by name.
+BATCH_POLICY = """package artifact_plane.authz
+
+decision := decide(input)
+
+decisions := [answer | some req in input.requests; answer := decide(req)]
+
+decide(req) := {"allow": false, "reasons": [concat("", ["named: ", req.resource.name, " is refused"])]} if {
+\tstartswith(req.resource.name, "no-")
+} else := {"allow": true, "reasons": [concat("", ["ok: ", req.resource.name])]}
+"""
+
+
+def _batch_engine(tmp_path: Path, policy: str = BATCH_POLICY) -> RegoPolicyEngine:
+    policy_dir = tmp_path / "batch-policies"
+    policy_dir.mkdir(parents=True)
+    (policy_dir / "batch.rego").write_text(policy)
+    (policy_dir / "decision_inputs.json").write_text(json.dumps({"resource": ["name"]}))
+    return RegoPolicyEngine(policy_dir, {}, reload_interval=0)
+
+
+def _named(name: object) -> PolicyInput:
+    subject = Subject(id="alice", tenant="acme", roles=("reader",))
+    return PolicyInput(subject=subject, action="read", resource={"name": name})
+
+
+async def test_a_batch_of_mixed_answers_comes_back_in_the_order_asked(tmp_path: Path) -> None:
+    names = [f"no-{n}" if n % 3 == 0 else f"yes-{n}" for n in range(120)]
+    engine = _batch_engine(tmp_path)
+    batched = await engine.decide_many([_named(name) for name in names])
+    assert engine.evaluations == 120
+    assert engine.queries < 10  # many requests per query
+    for name, decision in zip(names, batched, strict=True):
+        if name.startswith("no-"):
+            assert (decision.allow, decision.reasons) == (False, (f"named: {name} is refused",))
+        else:
+            assert (decision.allow, decision.reasons) == (True, (f"ok: {name}",))
+    # The same answers one query at a time (a fresh engine: no cache).
+    single = _batch_engine(tmp_path / "single")
+    one_by_one = [await single.decide(_named(name)) for name in names[:12]]
+    assert [(d.allow, d.reasons) for d in one_by_one] == [(d.allow, d.reasons) for d in batched[:12]]
+    assert single.queries == 12
+
+
+async def test_one_failing_request_fails_closed_alone_in_a_batch(tmp_path: Path) -> None:
+    engine = _batch_engine(tmp_path)
+    decisions = await engine.decide_many([_named("yes-1"), _named(42), _named("no-2"), _named("yes-3")])
+    assert [d.allow for d in decisions] == [True, False, False, True]
+    assert decisions[1].reasons[0].startswith("policy engine error:")
+    assert decisions[2].reasons == ("named: no-2 is refused",)
+    # The failure is not cached: asked again, it is evaluated again.
+    before = engine.evaluations
+    again = await engine.decide(_named(42))
+    assert not again.allow
+    assert engine.evaluations == before + 1
+
+
+async def test_a_policy_that_reads_input_directly_is_not_batched(tmp_path: Path) -> None:
+    # In a batch query `input` is every request: such a rule would answer wrongly there.
+    direct = BATCH_POLICY + "\nextra := input.resource.name\n"
+    engine = _batch_engine(tmp_path, direct)
+    decisions = await engine.decide_many([_named("yes-1"), _named("no-2"), _named("yes-3")])
+    assert [d.allow for d in decisions] == [True, False, True]
+    assert engine.queries == engine.evaluations == 3

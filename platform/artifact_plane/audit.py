@@ -85,6 +85,8 @@ class AuditReport:
     scanned: int = 0
     decisions: int = 0
     violations: list[Violation] = field(default_factory=list)
+    # Every policy revision that decided a page, in order (more than one: the policy changed mid-audit).
+    revisions: list[str] = field(default_factory=list)
 
     @property
     def denied_artifacts(self) -> int:
@@ -101,6 +103,7 @@ class AuditReport:
     def to_json(self) -> dict[str, Any]:
         return {
             "revision": self.revision,
+            "revisions": self.revisions,
             "engine": self.engine,
             "checks": [{"action": c.action, "roles": list(c.roles)} for c in self.checks],
             "tenants": self.tenants,
@@ -129,11 +132,20 @@ def chained_log(plane: ArtifactPlane) -> ChainedDecisionLog:
     return log
 
 
-def _auditor(record: ArtifactRecord, check: AuditCheck, realm: str | None) -> Subject:
-    acting_realm = record.realm if realm == OWNING_REALM else realm
-    return Subject(
-        id=record.created_by or AUDITOR, tenant=record.tenant_id, roles=check.roles, realm=acting_realm
-    )
+class _Subjects:
+    """The audit's subjects, each validated once: one per (creator, tenant, roles, realm)."""
+
+    def __init__(self, realm: str | None) -> None:
+        self.realm = realm
+        self._made: dict[tuple[str, str, tuple[str, ...], str | None], Subject] = {}
+
+    def of(self, record: ArtifactRecord, check: AuditCheck) -> Subject:
+        acting_realm = record.realm if self.realm == OWNING_REALM else self.realm
+        key = (record.created_by or AUDITOR, record.tenant_id, check.roles, acting_realm)
+        subject = self._made.get(key)
+        if subject is None:
+            subject = self._made[key] = Subject(id=key[0], tenant=key[1], roles=key[2], realm=key[3])
+        return subject
 
 
 async def audit_policies(
@@ -147,10 +159,15 @@ async def audit_policies(
 ) -> AuditReport:
     """Re-evaluate every stored artifact against the policy in force; report what would be denied.
 
-    Artifacts are read page by page (``batch`` records) and each page is
-    decided in one :meth:`~artifact_plane.ports.policy.PolicyEngine.decide_many`
-    call per check. The audit's own decisions are not written to the decision
-    log: it asks "what if", it does not act.
+    Artifacts are read page by page (``batch`` records), the next page read
+    while the current one is decided; each page is decided in one
+    :meth:`~artifact_plane.ports.policy.PolicyEngine.decide_many` call for
+    every check (the engine decides each distinct request once and many per
+    query). Each artifact is asked as its creator (:data:`AUDITOR` when the
+    record names none) with the check's roles. The audit's own decisions are
+    not written to the decision log: it asks "what if", it does not act. If
+    the policy changes during the audit, later pages are decided by the new
+    revision and ``report.revisions`` lists both.
 
     Args:
         tenants: the tenants to audit; default every tenant the decision log
@@ -176,23 +193,37 @@ async def audit_policies(
         report.tenants = sorted(validate_id(t, "tenant") for t in tenants)
     else:
         report.tenants = await chained_log(plane).tenants()
+    subjects = _Subjects(realm)
     for tenant in report.tenants:
-        after = None
-        while True:
-            page = await plane.registry.list_artifacts(tenant, ArtifactFilter(), limit=batch, after=after)
-            if not page:
-                break
-            await _audit_page(plane, page, checks, realm, report)
+
+        async def read(after: tuple[Any, str] | None, tenant: str = tenant) -> list[ArtifactRecord]:
+            return await plane.registry.list_artifacts(tenant, ArtifactFilter(), limit=batch, after=after)
+
+        page = await read(None)
+        while page:
+            last = page[-1]
+            # Read the next page while this one is decided (both work off the event loop).
+            following = (
+                asyncio.ensure_future(read((last.created_at, last.artifact_id)))
+                if len(page) == batch
+                else None
+            )
+            try:
+                await _audit_page(plane, page, checks, subjects, report)
+            except BaseException:
+                if following is not None:
+                    following.cancel()
+                    with contextlib.suppress(BaseException):
+                        await following
+                raise
             report.scanned += len(page)
             if progress is not None:
                 progress(report.scanned)
-            if len(page) < batch:
-                break
-            after = (page[-1].created_at, page[-1].artifact_id)
-    if report.revision != plane.policy.revision:
-        logger.warning(
-            "the policy changed during the audit (%s → %s)", report.revision, plane.policy.revision
-        )
+            page = await following if following is not None else []
+    if len(report.revisions) > 1 or (report.revisions and report.revisions[-1] != report.revision):
+        logger.warning("the policy changed during the audit: %s", " → ".join(report.revisions))
+    if report.revisions:
+        report.revision = report.revisions[-1]
     return report
 
 
@@ -200,30 +231,42 @@ async def _audit_page(
     plane: ArtifactPlane,
     page: Sequence[ArtifactRecord],
     checks: Sequence[AuditCheck],
-    realm: str | None,
+    subjects: _Subjects,
     report: AuditReport,
 ) -> None:
+    resources = [record.resource() for record in page]
+    asked: list[tuple[ArtifactRecord, AuditCheck, Subject]] = []
+    requests: list[PolicyInput] = []
     for check in checks:
-        requests = [
-            PolicyInput(subject=_auditor(r, check, realm), action=check.action, resource=r.resource())
-            for r in page
-        ]
-        decisions = await plane.policy.decide_many(requests)
-        report.decisions += len(decisions)
-        for record, request, decision in zip(page, requests, decisions, strict=True):
-            if not decision.allow:
-                report.violations.append(
-                    Violation(
-                        tenant=record.tenant_id,
-                        artifact_id=record.artifact_id,
-                        realm=record.realm,
-                        artifact_type=record.artifact_type,
-                        uri=record.uri,
-                        action=check.action,
-                        subject=request.subject.id,
-                        reasons=decision.reasons,
-                    )
+        for record, resource in zip(page, resources, strict=True):
+            subject = subjects.of(record, check)
+            asked.append((record, check, subject))
+            # Built from validated parts (a stored record, a validated subject): no second validation.
+            requests.append(
+                PolicyInput.model_construct(
+                    subject=subject, action=check.action, resource=resource, context={}
                 )
+            )
+    decisions = await plane.policy.decide_many(requests)
+    report.decisions += len(decisions)
+    for revision in dict.fromkeys(d.revision for d in decisions):
+        if not report.revisions or report.revisions[-1] != revision:
+            report.revisions.append(revision)
+    denied = [(a, d) for a, d in zip(asked, decisions, strict=True) if not d.allow]
+    # Violations in the order the old per-check loop gave them: by check, then by artifact.
+    for (record, check, subject), decision in denied:
+        report.violations.append(
+            Violation(
+                tenant=record.tenant_id,
+                artifact_id=record.artifact_id,
+                realm=record.realm,
+                artifact_type=record.artifact_type,
+                uri=record.uri,
+                action=check.action,
+                subject=subject.id,
+                reasons=decision.reasons,
+            )
+        )
 
 
 class DecisionSealer:

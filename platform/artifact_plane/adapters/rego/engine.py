@@ -27,20 +27,29 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
-from pydantic_core import to_jsonable_python
-from regopy import Input, Interpreter, LogLevel, NodeKind, RegoError
-from regopy import rego_shared as capi
+from regopy import Interpreter, LogLevel, RegoError
 
+from artifact_plane.adapters.rego.evaluation import (
+    Decision,
+    EvaluationError,
+    evaluate,
+    evaluate_batch,
+    project,
+    take,
+)
 from artifact_plane.adapters.rego.inputs import DECISION_INPUTS, DecisionInputs, cache_key, decision_inputs
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
 from artifact_plane.models import PolicyDecision, PolicyInput
 from artifact_plane.ports.policy import PolicyEngine
 
-__all__ = ["DEFAULT_ENTRYPOINT", "RegoPolicyEngine", "policy_revision"]
+__all__ = ["DEFAULT_BATCH_ENTRYPOINT", "DEFAULT_ENTRYPOINT", "RegoPolicyEngine", "policy_revision"]
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_ENTRYPOINT = "artifact_plane/authz/decision"
+# Decides input.requests in one query; used when the policies declare it.
+DEFAULT_BATCH_ENTRYPOINT = "artifact_plane/authz/decisions"
+BATCH_SIZE = 50  # requests per batch query: past ~100, regopy gets slower per request (measured)
 ENGINE_ERROR = "policy engine error: "
 TEST_SUFFIX = "_test.rego"
 CACHE_SIZE = 8192
@@ -52,10 +61,6 @@ _WITH_INPUT = re.compile(r"\bwith\s+input\s+as\b")
 _PACKAGE = re.compile(r"^\s*package\s+([\w.]+)", re.MULTILINE)
 _ERROR_HEAD = re.compile(r"\(error (\d+):")
 _ERROR_MSG = re.compile(r"\(errormsg (\d+):")
-
-
-class _EvaluationError(Exception):
-    """One evaluation went wrong; becomes a fail-closed deny."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,8 @@ class _Compiled:
     lock: threading.Lock = field(default_factory=threading.Lock)
     # The resource fields the policies read; None: no declaration, no caching.
     inputs: DecisionInputs | None = None
+    # The batch entrypoint, when the policies declare one (else one query per request).
+    batch_entrypoint: str | None = None
 
 
 def policy_revision(files: Sequence[tuple[str, str]], data_json: str) -> str:
@@ -128,22 +135,15 @@ def _read_snapshot(policy_dir: Path) -> _Snapshot:
     return _Snapshot(files, signature)
 
 
-def _take(text: str, start: int) -> tuple[str, int]:
-    """Read a length-prefixed string ``<n>:<chars>`` of regopy's error format at ``start``."""
-    colon = text.index(":", start)
-    length = int(text[start:colon])
-    return text[colon + 1 : colon + 1 + length], colon + 1 + length
-
-
 def _describe_rego_error(message: str, sources: Mapping[str, str]) -> str:
     """``file:line:col: message`` for each error in regopy's S-expression error text."""
     found: list[str] = []
     for head in _ERROR_HEAD.finditer(message):
         try:
-            name, end = _take(message, head.start(1))
+            name, end = take(message, head.start(1))
             offset = int(message[end + 1 : message.index("|", end + 1)])
             msg_at = _ERROR_MSG.search(message, end)
-            text = _take(message, msg_at.start(1))[0] if msg_at else "error"
+            text = take(message, msg_at.start(1))[0] if msg_at else "error"
         except ValueError:
             continue
         source = sources.get(name, "")
@@ -164,8 +164,34 @@ def _refuse_known_crashes(files: Sequence[tuple[str, str]], policy_dir: Path) ->
             )
 
 
-def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: str) -> _Compiled:
-    """Build the bundle for one revision.
+def _batch_safe(files: Sequence[tuple[str, str]], entrypoint: str, batch_entrypoint: str) -> str | None:
+    """Why the batch entrypoint cannot stand in for the single one, or None when it can.
+
+    In a batch query ``input`` is ``{"requests": [...]}``: a rule that reads
+    ``input`` itself, rather than the request handed to it, would answer
+    differently. So only the two entrypoint rules may name ``input``; and the
+    policies must define the batch rule at all.
+    """
+    package, _, rule = batch_entrypoint.rpartition("/")
+    single = entrypoint.rpartition("/")[2]
+    defines = re.compile(rf"^{re.escape(rule)}\s*(?::=|=|if\b|\{{)", re.MULTILINE)
+    entry_line = re.compile(rf"^(?:{re.escape(rule)}|{re.escape(single)})\s*:=")
+    found = False
+    for name, text in files:
+        if not name.endswith(".rego"):
+            continue
+        code = _STRINGS_AND_COMMENTS.sub("", text)
+        found = found or (package.replace("/", ".") in _PACKAGE.findall(text) and bool(defines.search(code)))
+        for number, line in enumerate(code.splitlines(), start=1):
+            if re.search(r"\binput\b", line) and not entry_line.match(line):
+                return f"{name}:{number} reads input directly (a batch query's input is every request)"
+    return None if found else f"no policy defines {batch_entrypoint}"
+
+
+def _compile(
+    policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: str, batch_entrypoint: str | None
+) -> _Compiled:
+    """Build the bundle for one revision (with the batch entrypoint when the policies define it).
 
     Raises:
         ConfigurationError: a file does not parse or compile (named in the
@@ -194,7 +220,11 @@ def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: 
             ) from exc
     try:
         builder.add_data_json(data_json)
-        bundle = builder.build(None, [entrypoint])
+        unsafe = _batch_safe(snapshot.files, entrypoint, batch_entrypoint) if batch_entrypoint else "off"
+        batch = batch_entrypoint if unsafe is None else None
+        if batch_entrypoint and unsafe is not None:
+            logger.info("deciding one request per query, not in batches: %s", unsafe)
+        bundle = builder.build(None, [entrypoint, batch] if batch else [entrypoint])
     except RegoError as exc:
         detail = _describe_rego_error(str(exc), sources)
         raise ConfigurationError(
@@ -204,82 +234,14 @@ def _compile(policy_dir: Path, snapshot: _Snapshot, data_json: str, entrypoint: 
         raise ConfigurationError("AP_POLICY_DIR", f"policies in {policy_dir} do not compile")
     interpreter = Interpreter()
     interpreter.log_level = LogLevel.NONE
-    return _Compiled(revision, snapshot.signature, bundle=bundle, interpreter=interpreter, inputs=inputs)
-
-
-def _node_value(node: Any) -> Any:
-    """Convert an output node to Python.
-
-    Walks nodes rather than parsing the output's JSON text: regopy does not
-    escape quotes or backslashes of strings that came from the input there.
-    A string a built-in made (``concat``) keeps its surrounding quotes in the
-    node, with its input-derived characters unescaped; regopy's own output
-    drops those quotes, and so do we. (Escapes written in policy literals
-    stay escaped: keep reason texts free of them.)
-    """
-    kind = capi.rego_node_type(node)
-    if kind in (NodeKind.Term, NodeKind.Scalar):
-        return _node_value(capi.rego_node_get(node, 0))
-    if kind == NodeKind.String:
-        text: str = capi.rego_node_value(node)
-        return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
-    if kind in (NodeKind.Boolean, NodeKind.True_, NodeKind.False_):
-        return capi.rego_node_value(node) == "true"
-    if kind == NodeKind.Int:
-        return int(capi.rego_node_value(node))
-    if kind == NodeKind.Float:
-        return float(capi.rego_node_value(node))
-    if kind == NodeKind.Null:
-        return None
-    size = capi.rego_node_size(node)
-    if kind in (NodeKind.Array, NodeKind.Set, NodeKind.Terms):
-        return [_node_value(capi.rego_node_get(node, i)) for i in range(size)]
-    if kind == NodeKind.Object:
-        result: dict[Any, Any] = {}
-        for i in range(size):
-            item = capi.rego_node_get(node, i)
-            result[_node_value(capi.rego_node_get(item, 0))] = _node_value(capi.rego_node_get(item, 1))
-        return result
-    raise _EvaluationError(f"evaluation error (result node kind {kind})")
-
-
-def _evaluate(
-    compiled: _Compiled, entrypoint: str, document: Mapping[str, Any]
-) -> tuple[bool, tuple[str, ...]]:
-    if compiled.error is not None:
-        raise _EvaluationError(compiled.error)
-    try:
-        policy_input = Input(to_jsonable_python(document))
-    except (TypeError, ValueError) as exc:
-        raise _EvaluationError(f"input is not JSON: {exc}") from exc
-    with compiled.lock:
-        compiled.interpreter.set_input(policy_input)
-        # The C API directly: Interpreter.query_bundle_entrypoint parses the
-        # output's JSON text, which regopy leaves unescaped (see _node_value).
-        output = capi.rego_bundle_query_entrypoint(
-            compiled.interpreter._impl, compiled.bundle._impl, entrypoint
-        )
-        try:
-            if not capi.rego_output_ok(output):
-                raise _EvaluationError(
-                    "evaluation error (e.g. conflicting rule values or a bad built-in call)"
-                )
-            text = capi.rego_output_string(output)
-            if text == "undefined":
-                raise _EvaluationError(f"decision {entrypoint} is undefined for this input")
-            if "(errormsg " in text:  # an error inside an otherwise ok result
-                messages = [_take(text, m.start(1))[0] for m in _ERROR_MSG.finditer(text)]
-                raise _EvaluationError("evaluation error: " + "; ".join(dict.fromkeys(messages)))
-            expressions = _node_value(capi.rego_output_expressions_at_index(output, 0))
-        finally:
-            capi.rego_free_output(output)
-    decision = expressions[0] if isinstance(expressions, list) and len(expressions) == 1 else expressions
-    if not isinstance(decision, dict) or not isinstance(decision.get("allow"), bool):
-        raise _EvaluationError(f"decision is not {{allow: bool, reasons: [string]}}: {str(decision)[:200]}")
-    reasons = decision.get("reasons", [])
-    if not isinstance(reasons, list) or not all(isinstance(reason, str) for reason in reasons):
-        raise _EvaluationError(f"decision reasons are not a list of strings: {str(reasons)[:200]}")
-    return decision["allow"], tuple(reasons)
+    return _Compiled(
+        revision,
+        snapshot.signature,
+        bundle=bundle,
+        interpreter=interpreter,
+        inputs=inputs,
+        batch_entrypoint=batch,
+    )
 
 
 class RegoPolicyEngine(PolicyEngine):
@@ -289,6 +251,9 @@ class RegoPolicyEngine(PolicyEngine):
         policy_dir: the directory of ``*.rego`` files (``*_test.rego`` ignored).
         data: the data document (``{"realms": {...}}``), handed to policies as ``data``.
         entrypoint: the rule answering ``{allow, reasons}``, as ``path/to/rule``.
+        batch_entrypoint: the rule answering a list of them for
+            ``input.requests``, in order; used when the policies define it
+            (None: one query per request).
         reload_interval: seconds between checks of the files for changes.
 
     Raises:
@@ -304,20 +269,26 @@ class RegoPolicyEngine(PolicyEngine):
         data: Mapping[str, Any] | None = None,
         *,
         entrypoint: str = DEFAULT_ENTRYPOINT,
+        batch_entrypoint: str | None = DEFAULT_BATCH_ENTRYPOINT,
         reload_interval: float = 1.0,
     ) -> None:
         self._policy_dir = policy_dir
         self._data_json = _canonical_json(data or {})
         self._entrypoint = entrypoint
+        self._batch_entrypoint = batch_entrypoint
         self._reload_interval = reload_interval
         self._reload_lock = threading.Lock()
-        self._state = _compile(policy_dir, _read_snapshot(policy_dir), self._data_json, entrypoint)
+        self._state = self._compile(_read_snapshot(policy_dir))
         self._checked_at = time.monotonic()
         # Decisions by (revision, cache key): requests that agree on everything the
         # policies read get the same answer, so one evaluation serves them all.
-        self._cache: OrderedDict[tuple[str, str], tuple[bool, tuple[str, ...]]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, str], Decision] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.evaluations = 0  # how many documents regopy actually evaluated
+        self.queries = 0  # how many regopy queries evaluated them (a batch query decides many)
+
+    def _compile(self, snapshot: _Snapshot) -> _Compiled:
+        return _compile(self._policy_dir, snapshot, self._data_json, self._entrypoint, self._batch_entrypoint)
 
     @property
     def revision(self) -> str:
@@ -378,43 +349,45 @@ class RegoPolicyEngine(PolicyEngine):
 
     def _decide_batch(self, documents: Sequence[Mapping[str, Any]]) -> list[PolicyDecision]:
         state = self._current()  # reload check first: the cache is per revision
-        decisions: list[PolicyDecision] = []
-        failures: list[str] = []
-        for document in documents:
-            started = time.perf_counter()
-            key: tuple[str, str] | None = None
-            cached: tuple[bool, tuple[str, ...]] | None = None
-            if state.inputs is not None and state.error is None:
-                key = (state.revision, cache_key(document, state.inputs))
+        started = time.perf_counter()
+        caching = state.inputs is not None and state.error is None
+        keys: list[tuple[str, str] | None] = []
+        answers: dict[int, Decision] = {}  # by index into documents
+        missing: dict[tuple[str, str] | int, int] = {}  # key (or index, uncached) -> first index asking
+        for index, document in enumerate(documents):
+            key = (state.revision, cache_key(document, state.inputs)) if caching and state.inputs else None
+            keys.append(key)
+            if key is not None:
                 with self._cache_lock:
-                    cached = self._cache.get(key)
-                    if cached is not None:
+                    found = self._cache.get(key)
+                    if found is not None:
                         self._cache.move_to_end(key)
-            if cached is not None:
-                allow, reasons = cached
-            else:
-                try:
-                    self.evaluations += 1
-                    allow, reasons = _evaluate(state, self._entrypoint, document)
-                except Exception as exc:  # fail closed on anything, including regopy surprises
-                    message = (
-                        str(exc) if isinstance(exc, _EvaluationError) else (f"{type(exc).__name__}: {exc}")
-                    )
-                    failures.append(message)
-                    allow, reasons = False, (ENGINE_ERROR + message,)
-                else:
-                    if key is not None:  # errors are never cached: the next call tries again
-                        with self._cache_lock:
-                            self._cache[key] = (allow, reasons)
-                            if len(self._cache) > CACHE_SIZE:
-                                self._cache.popitem(last=False)
+                if found is not None:
+                    answers[index] = found
+                    continue
+            missing.setdefault(key if key is not None else index, index)
+        failures: list[str] = []
+        evaluated = self._evaluate_all(state, [documents[i] for i in missing.values()], failures)
+        for index, (decision, ok) in zip(missing.values(), evaluated, strict=True):
+            answers[index] = decision
+            key = keys[index]
+            if key is not None and ok:  # errors are never cached: the next call tries again
+                with self._cache_lock:
+                    self._cache[key] = decision
+                    if len(self._cache) > CACHE_SIZE:
+                        self._cache.popitem(last=False)
+        decisions: list[PolicyDecision] = []
+        each_ms = (time.perf_counter() - started) * 1000 / len(documents)  # a batch's time, shared
+        for index, key in enumerate(keys):
+            # A repeat of a key missing from the cache shares the answer of its first asker.
+            allow, reasons = answers[index] if key is None or index in answers else answers[missing[key]]
             decisions.append(
                 PolicyDecision(
                     allow=allow,
                     reasons=reasons,
                     revision=state.revision,
                     engine=self.name,
-                    latency_ms=(time.perf_counter() - started) * 1000,
+                    latency_ms=each_ms,
                 )
             )
         if failures:
@@ -426,6 +399,48 @@ class RegoPolicyEngine(PolicyEngine):
                 failures[0],
             )
         return decisions
+
+    def _evaluate_all(
+        self, state: _Compiled, documents: Sequence[Mapping[str, Any]], failures: list[str]
+    ) -> list[tuple[Decision, bool]]:
+        """``(decision, ok)`` per document, by batch queries when the policies define one.
+
+        A failed batch query is retried one request at a time, so one bad
+        request fails closed alone (``ok`` False, never cached).
+        """
+        projected = [project(document, state.inputs) for document in documents]
+        results: list[tuple[Decision, bool]] = []
+        for start in range(0, len(projected), BATCH_SIZE):
+            chunk = projected[start : start + BATCH_SIZE]
+            if state.batch_entrypoint is not None and state.error is None and len(chunk) > 1:
+                try:
+                    self.queries += 1
+                    batch = evaluate_batch(
+                        state.interpreter, state.bundle, state.lock, state.batch_entrypoint, chunk
+                    )
+                    self.evaluations += len(chunk)
+                    results.extend((decision, True) for decision in batch)
+                    continue
+                except Exception as exc:  # any failure: decide one by one, each failing closed alone
+                    logger.warning(
+                        "batch policy query failed, deciding %d request(s) one by one: %s", len(chunk), exc
+                    )
+            results.extend(self._evaluate_one(state, document, failures) for document in chunk)
+        return results
+
+    def _evaluate_one(
+        self, state: _Compiled, document: Mapping[str, Any], failures: list[str]
+    ) -> tuple[Decision, bool]:
+        try:
+            if state.error is not None:
+                raise EvaluationError(state.error)
+            self.queries += 1
+            self.evaluations += 1
+            return evaluate(state.interpreter, state.bundle, state.lock, self._entrypoint, document), True
+        except Exception as exc:  # fail closed on anything, including regopy surprises
+            message = str(exc) if isinstance(exc, EvaluationError) else f"{type(exc).__name__}: {exc}"
+            failures.append(message)
+            return (False, (ENGINE_ERROR + message,)), False
 
     def _current(self) -> _Compiled:
         """The revision in force, reloading first when the files changed (worker thread)."""
@@ -455,7 +470,7 @@ class RegoPolicyEngine(PolicyEngine):
             if revision == state.revision and state.error is None:
                 state.signature = snapshot.signature
                 return
-            self._state = _compile(self._policy_dir, snapshot, self._data_json, self._entrypoint)
+            self._state = self._compile(snapshot)
         except ConfigurationError as exc:
             # Fail closed: what is on disk is what is enforced, even when it is broken.
             logger.error("policies in %s cannot be loaded; denying every request: %s", self._policy_dir, exc)

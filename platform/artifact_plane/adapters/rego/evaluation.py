@@ -1,0 +1,158 @@
+"""One regopy query: the input in, the decision (or decisions) out, every problem an error.
+
+The single entrypoint answers ``{allow, reasons}`` for ``input``; the batch
+entrypoint answers a list of them for ``input.requests``, in order, one
+query for the lot: regopy's fixed cost per query (setting up the VM) is
+larger than evaluating a simple request, so a page decided in one query is
+several times cheaper (see ``bench/policy.py``).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic_core import to_jsonable_python
+from regopy import Input, NodeKind
+from regopy import rego_shared as capi
+
+from artifact_plane.adapters.rego.inputs import DecisionInputs
+
+__all__ = ["Decision", "EvaluationError", "evaluate", "evaluate_batch", "project", "take"]
+
+Decision = tuple[bool, tuple[str, ...]]
+ERROR_MSG = re.compile(r"\(errormsg (\d+):")
+
+
+class EvaluationError(Exception):
+    """One evaluation went wrong; becomes a fail-closed deny."""
+
+
+def take(text: str, start: int) -> tuple[str, int]:
+    """Read a length-prefixed string ``<n>:<chars>`` of regopy's error format at ``start``."""
+    colon = text.index(":", start)
+    length = int(text[start:colon])
+    return text[colon + 1 : colon + 1 + length], colon + 1 + length
+
+
+def project(document: Mapping[str, Any], inputs: DecisionInputs | None) -> Mapping[str, Any]:
+    """The document with only the resource fields the policies declare they read.
+
+    Exact under the declaration the decision cache already relies on (and
+    ``tests/test_policy_cache.py`` checks against the .rego files); building
+    regopy's input costs per value, so the unread fields are not sent.
+    """
+    if inputs is None:
+        return document
+    resource = document.get("resource")
+    if not isinstance(resource, Mapping):
+        return document
+    keep = inputs.fields | {name for name, _ in inputs.thresholds}
+    return {**document, "resource": {name: value for name, value in resource.items() if name in keep}}
+
+
+def _node_value(node: Any) -> Any:
+    """Convert an output node to Python.
+
+    Walks nodes rather than parsing the output's JSON text: regopy does not
+    escape quotes or backslashes of strings that came from the input there.
+    A string a built-in made (``concat``) keeps its surrounding quotes in the
+    node, with its input-derived characters unescaped; regopy's own output
+    drops those quotes, and so do we. (Escapes written in policy literals
+    stay escaped: keep reason texts free of them.)
+    """
+    kind = capi.rego_node_type(node)
+    if kind in (NodeKind.Term, NodeKind.Scalar):
+        return _node_value(capi.rego_node_get(node, 0))
+    if kind == NodeKind.String:
+        text: str = capi.rego_node_value(node)
+        return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+    if kind in (NodeKind.Boolean, NodeKind.True_, NodeKind.False_):
+        return capi.rego_node_value(node) == "true"
+    if kind == NodeKind.Int:
+        return int(capi.rego_node_value(node))
+    if kind == NodeKind.Float:
+        return float(capi.rego_node_value(node))
+    if kind == NodeKind.Null:
+        return None
+    size = capi.rego_node_size(node)
+    if kind in (NodeKind.Array, NodeKind.Set, NodeKind.Terms):
+        return [_node_value(capi.rego_node_get(node, i)) for i in range(size)]
+    if kind == NodeKind.Object:
+        result: dict[Any, Any] = {}
+        for i in range(size):
+            item = capi.rego_node_get(node, i)
+            result[_node_value(capi.rego_node_get(item, 0))] = _node_value(capi.rego_node_get(item, 1))
+        return result
+    raise EvaluationError(f"evaluation error (result node kind {kind})")
+
+
+def _as_decision(value: Any) -> Decision:
+    if not isinstance(value, dict) or not isinstance(value.get("allow"), bool):
+        raise EvaluationError(f"decision is not {{allow: bool, reasons: [string]}}: {str(value)[:200]}")
+    reasons = value.get("reasons", [])
+    if not isinstance(reasons, list) or not all(isinstance(reason, str) for reason in reasons):
+        raise EvaluationError(f"decision reasons are not a list of strings: {str(reasons)[:200]}")
+    return value["allow"], tuple(reasons)
+
+
+def _query(interpreter: Any, bundle: Any, lock: threading.Lock, entrypoint: str, value: Any) -> Any:
+    """The entrypoint's value for ``value`` as input (one expression, unwrapped)."""
+    try:
+        policy_input = Input(to_jsonable_python(value))
+    except (TypeError, ValueError) as exc:
+        raise EvaluationError(f"input is not JSON: {exc}") from exc
+    with lock:
+        interpreter.set_input(policy_input)
+        # The C API directly: Interpreter.query_bundle_entrypoint parses the
+        # output's JSON text, which regopy leaves unescaped (see _node_value).
+        output = capi.rego_bundle_query_entrypoint(interpreter._impl, bundle._impl, entrypoint)
+        try:
+            if not capi.rego_output_ok(output):
+                raise EvaluationError(
+                    "evaluation error (e.g. conflicting rule values or a bad built-in call)"
+                )
+            text = capi.rego_output_string(output)
+            if text == "undefined":
+                raise EvaluationError(f"decision {entrypoint} is undefined for this input")
+            if "(errormsg " in text:  # an error inside an otherwise ok result
+                messages = [take(text, m.start(1))[0] for m in ERROR_MSG.finditer(text)]
+                raise EvaluationError("evaluation error: " + "; ".join(dict.fromkeys(messages)))
+            expressions = _node_value(capi.rego_output_expressions_at_index(output, 0))
+        finally:
+            capi.rego_free_output(output)
+    return expressions[0] if isinstance(expressions, list) and len(expressions) == 1 else expressions
+
+
+def evaluate(
+    interpreter: Any, bundle: Any, lock: threading.Lock, entrypoint: str, document: Mapping[str, Any]
+) -> Decision:
+    """Decide one request.
+
+    Raises:
+        EvaluationError: anything but a well-formed decision came back.
+    """
+    return _as_decision(_query(interpreter, bundle, lock, entrypoint, document))
+
+
+def evaluate_batch(
+    interpreter: Any,
+    bundle: Any,
+    lock: threading.Lock,
+    batch_entrypoint: str,
+    documents: Sequence[Mapping[str, Any]],
+) -> list[Decision]:
+    """Decide ``documents`` in one query of the batch entrypoint, answers in order.
+
+    Raises:
+        EvaluationError: the query failed or did not answer one well-formed
+            decision per document (the caller then decides them one by one,
+            so one bad request fails closed alone).
+    """
+    answers = _query(interpreter, bundle, lock, batch_entrypoint, {"requests": list(documents)})
+    if not isinstance(answers, list) or len(answers) != len(documents):
+        got = len(answers) if isinstance(answers, list) else type(answers).__name__
+        raise EvaluationError(f"batch decision answered {got} for {len(documents)} requests")
+    return [_as_decision(answer) for answer in answers]
