@@ -69,6 +69,60 @@ def test_every_field_is_covered_by_the_hash(change: dict[str, Any]) -> None:
     assert chain_hash(GENESIS, 1, FIXED.model_copy(update=change)) != chain_hash(GENESIS, 1, FIXED)
 
 
+# The same entry logged with its (masked) input: hashed under ap-decision-v2.
+FIXED_INPUT = FIXED.model_copy(
+    update={
+        "input": {
+            "subject": {"id": "alice", "tenant": "acme", "roles": ["writer"], "realm": "insights"},
+            "action": "read",
+            "resource": {"artifact_id": "a1", "metadata": {"ssn": "***", "n": 2**70, "f": 0.5}},
+            "context": {"authorization": "***"},
+        }
+    }
+)
+
+
+def test_the_hash_format_with_an_input_is_stable() -> None:
+    # sha256(GENESIS + '["ap-decision-v2",1,"acme","dec-1",…,"0.1",{"action":"read","context":…}]'):
+    # the v1 fields, then the input as compact JSON with sorted keys (computed by hand once).
+    assert chain_hash(GENESIS, 1, FIXED_INPUT) == (
+        "f2e2c0772e3caa483f3ed756cf2c1ecd5aa8522ccf7beff1c1314553e85cbcfc"
+    )
+    assert chain_hash(GENESIS, 1, FIXED_INPUT) != chain_hash(GENESIS, 1, FIXED)
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda doc: doc["resource"]["metadata"].update(ssn="123-45-6789"),
+        lambda doc: doc["context"].pop("authorization"),
+        lambda doc: doc["resource"]["metadata"].update(n=2**70 + 1),
+        lambda doc: doc["resource"]["metadata"].update(f=0.5000000000000001),
+        lambda doc: doc["subject"]["roles"].append("admin"),
+        lambda doc: doc.update(extra=None),
+        lambda doc: doc.clear(),
+    ],
+    ids=["unmasked", "dropped-key", "big-int", "float", "list-item", "added-key", "emptied"],
+)
+def test_every_part_of_the_input_is_covered_by_the_hash(edit: Any) -> None:
+    assert FIXED_INPUT.input is not None
+    changed = json.loads(json.dumps(FIXED_INPUT.input))
+    edit(changed)
+    assert chain_hash(GENESIS, 1, FIXED_INPUT.model_copy(update={"input": changed})) != chain_hash(
+        GENESIS, 1, FIXED_INPUT
+    )
+
+
+def test_the_input_hashes_the_same_whatever_its_key_order() -> None:
+    # PostgreSQL's JSONB gives keys back in its own order.
+    assert FIXED_INPUT.input is not None
+    reordered = json.loads(json.dumps(FIXED_INPUT.input, sort_keys=True))
+    reordered = dict(reversed(list(reordered.items())))
+    assert list(reordered) != list(FIXED_INPUT.input)
+    same = FIXED_INPUT.model_copy(update={"input": reordered})
+    assert chain_hash(GENESIS, 1, same) == chain_hash(GENESIS, 1, FIXED_INPUT)
+
+
 def test_position_and_predecessor_are_covered_by_the_hash() -> None:
     base = chain_hash(GENESIS, 1, FIXED)
     assert chain_hash(GENESIS, 2, FIXED) != base
@@ -291,6 +345,22 @@ def test_cli_verify_refuses_bad_heads_with_usage_errors(data_dir: Path) -> None:
     assert "SEQ:HASH" in bad.stderr
 
 
+def test_cli_verify_catches_an_edited_input(data_dir: Path) -> None:
+    for n in range(3):
+        put_doc(f"doc {n}")
+    ok("audit", "seal")
+    second = _decision_at(data_dir, 2)
+    with sqlite3.connect(data_dir / "registry.db") as conn:
+        [stored] = conn.execute("SELECT input FROM decisions WHERE decision_id = ?", (second,)).fetchone()
+    logged = json.loads(stored)
+    assert logged["action"] == "create"
+    edited = {**logged, "action": "read"}
+    assert _raw(data_dir, "UPDATE decisions SET input = ? WHERE decision_id = ?", json.dumps(edited), second)
+    broken = cli("audit", "verify")
+    assert broken.exit_code == 1
+    assert f"chain broken at seq 2 (edited): entry 2 (decision {second})" in broken.stderr
+
+
 def _decision_at(data_dir: Path, seq: int) -> str:
     with sqlite3.connect(data_dir / "registry.db") as conn:
         query = "SELECT decision_id FROM decisions WHERE tenant_id = 'acme' AND seq = ?"
@@ -340,3 +410,87 @@ async def test_sealers_on_separate_replicas_never_fork_the_chain(registry_url: s
         assert report.head == await replicas[0].head("acme")
     for log in replicas:
         await log.close()
+
+
+# -- the input of each entry, tampered with through SQL on SQLite and PostgreSQL -----------
+
+
+def _input_doc(n: int) -> dict[str, Any]:
+    return {
+        "subject": {"id": "alice", "tenant": "acme", "roles": ["writer"], "realm": "insights"},
+        "action": "create",
+        "resource": {
+            "artifact_id": f"a{n}",
+            "metadata": {"ssn": "123-45-6789", "team": "blue", "score": 0.1 * n, "big": 10**20 + n},
+            "tags": ["pii"],
+        },
+        "context": {"authorization": "Bearer secret", "attempt": float(n)},
+    }
+
+
+async def _set_input(log: Any, decision_id: str, value: dict[str, Any] | None) -> None:
+    """Overwrite one entry's stored input with raw SQL, as someone with database access would."""
+    from sqlalchemy import text
+
+    def work(conn: Any) -> int:
+        if value is None:
+            sql, params = "UPDATE decisions SET input = NULL WHERE decision_id = :id", {"id": decision_id}
+        elif conn.dialect.name == "postgresql":
+            sql = "UPDATE decisions SET input = CAST(:v AS jsonb) WHERE decision_id = :id"
+            params = {"v": json.dumps(value), "id": decision_id}
+        else:
+            sql, params = (
+                "UPDATE decisions SET input = :v WHERE decision_id = :id",
+                {
+                    "v": json.dumps(value),
+                    "id": decision_id,
+                },
+            )
+        return int(conn.execute(text(sql), params).rowcount)
+
+    assert await log.database.run(work, write=True) == 1
+
+
+async def test_verify_catches_an_edited_input_through_sql(registry_url: str) -> None:
+    from artifact_plane.adapters.sql import SqlDatabase, SqlDecisionLog
+    from artifact_plane.masking import MASK, InputMask
+
+    log = SqlDecisionLog(SqlDatabase(registry_url))
+    await log.initialize()
+    mask = InputMask(["/resource/metadata/ssn", "/context/authorization"])
+    # An entry from before inputs were kept (v1), then entries with their masked input (v2).
+    records = [make_decision("acme", "d0", created_at=FIXED.created_at)] + [
+        make_decision("acme", f"d{n}", created_at=FIXED.created_at, input=mask.apply(_input_doc(n)))
+        for n in range(1, 5)
+    ]
+    await log.append(records)
+    assert await log.seal_all() == 5
+    assert (await log.verify("acme")).ok
+    stored = {r.decision_id: r.input for r in await log.query("acme", DecisionFilter(), limit=10)}
+    assert stored["d0"] is None
+    assert stored["d2"] is not None
+    assert stored["d2"]["resource"]["metadata"]["ssn"] == MASK
+    assert stored["d2"]["context"]["authorization"] == MASK
+
+    async def broken_at() -> tuple[str, int, str | None] | None:
+        report = await log.verify("acme")
+        return (
+            None
+            if report.broken is None
+            else (report.broken.kind, report.broken.seq, report.broken.decision_id)
+        )
+
+    # The mask "undone" (a secret written into the log), a value changed, the input removed.
+    for forged in (
+        {**stored["d2"], "context": {"authorization": "Bearer secret"}},
+        {**stored["d2"], "action": "read"},
+        None,
+    ):
+        await _set_input(log, "d2", forged)
+        assert await broken_at() == ("edited", 3, "d2")
+        await _set_input(log, "d2", stored["d2"])
+        assert await broken_at() is None  # put back as it was (in any key order): the hash matches again
+    # An input added to an entry that had none.
+    await _set_input(log, "d0", stored["d2"])
+    assert await broken_at() == ("edited", 1, "d0")
+    await log.close()

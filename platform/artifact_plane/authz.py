@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from artifact_plane.errors import PolicyDeniedError
+from artifact_plane.masking import InputMask
 from artifact_plane.models import DecisionRecord, PolicyDecision, PolicyInput, Subject, utcnow
 from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.policy import PolicyEngine
@@ -49,11 +50,17 @@ def resource_ref(resource: Mapping[str, Any]) -> str:
 
 
 class Authorizer:
-    """Decides requests in batches and logs every decision (fail closed if the log is down)."""
+    """Decides requests in batches and logs every decision (fail closed if the log is down).
 
-    def __init__(self, engine: PolicyEngine, log: DecisionLog) -> None:
+    Each logged decision keeps its input document as ``mask`` leaves it
+    (sensitive fields masked, size capped): the unmasked input goes to the
+    engine only, never to the log.
+    """
+
+    def __init__(self, engine: PolicyEngine, log: DecisionLog, mask: InputMask | None = None) -> None:
         self.engine = engine
         self.log = log
+        self.mask = mask if mask is not None else InputMask()
 
     async def decide(
         self,
@@ -98,6 +105,10 @@ class Authorizer:
         elapsed_ms = (time.perf_counter() - started) * 1000 / len(requests)
         now = utcnow()
         ids = _decision_ids(decisions)
+        first = requests[0]  # subject, action and context are the same for every request
+        inputs = self.mask.documents(
+            first.subject.model_dump(mode="json"), action, [r.resource for r in requests], first.context
+        )
         records = [
             DecisionRecord(
                 decision_id=decision_id,
@@ -111,8 +122,9 @@ class Authorizer:
                 revision=decision.revision,
                 engine=decision.engine,
                 latency_ms=decision.latency_ms or elapsed_ms,
+                input=logged,
             )
-            for request, decision, decision_id in zip(requests, decisions, ids, strict=True)
+            for request, decision, decision_id, logged in zip(requests, decisions, ids, inputs, strict=True)
         ]
         return decisions, records
 

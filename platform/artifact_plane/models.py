@@ -315,6 +315,9 @@ class DecisionRecord(_Frozen):
     revision: str = ""
     engine: str = ""
     latency_ms: float = 0.0
+    # The policy input it was made on, sensitive fields masked and size capped
+    # (masking.InputMask) before it was logged; None for entries logged before that.
+    input: dict[str, Any] | None = None
 
 
 class DecisionFilter(_Frozen):

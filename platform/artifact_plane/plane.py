@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from artifact_plane.authz import Authorizer
 from artifact_plane.errors import ConflictError, NotFoundError
+from artifact_plane.masking import InputMask
 from artifact_plane.models import ArtifactStatus, Execution, StoredPayload, Subject, utcnow
 from artifact_plane.ports import DecisionLog, LineageStore, PayloadStore, PolicyEngine, Registry
 from artifact_plane.scoped import ScopedPlane
@@ -57,7 +58,7 @@ class ArtifactPlane:
         self.decisions = decisions
         self.settings = settings or Settings()
         self.clock = clock
-        self.authz = Authorizer(policy, decisions)
+        self.authz = Authorizer(policy, decisions, InputMask.from_settings(self.settings))
         # Decisions that allow a create commit with its record when the registry
         # holds the log: one transaction (one fsync) per write instead of two.
         self.decisions_commit_with_records = registry.holds_decisions_of(decisions)

@@ -23,6 +23,20 @@ class Settings(BaseSettings):
     lineage_url: str = Field(default="sql", description="sql | memory | arangodb://… | neo4j://…")
     policy_url: str = Field(default="rego", description="rego | allow-all | http://opa:8181")
     policy_dir: Path = Path("policies")
+    policy_mask: str | None = Field(
+        default=None,
+        description=(
+            "Policy input fields masked in the decision log: JSON pointers, comma-separated or a JSON "
+            'list (/context/authorization, /resource/metadata/ssn, "*" = any one key); unset: the '
+            "defaults of artifact_plane.masking (credentials in context, secret-named metadata); "
+            "[] masks nothing."
+        ),
+    )
+    policy_log_input_max_bytes: int = Field(
+        default=8192,
+        ge=512,
+        description="Cap on one logged policy input (compact JSON); larger values are cut, largest first.",
+    )
     realms_dir: Path = Path("realms")
     operator_dirs: list[Path] = Field(
         default_factory=list, description='more directories of code artifacts (JSON list: ["/srv/ops"])'

@@ -58,6 +58,25 @@ FILTER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
 ]
 
 
+# An input document as the log keeps it (masking.InputMask): plain JSON, a masked field, no
+# integral floats; what every backend must give back unchanged (PostgreSQL stores it as JSONB).
+LOGGED_INPUT: dict[str, Any] = {
+    "subject": {"id": "alice", "tenant": "t1", "roles": ["writer", "reader"], "realm": None},
+    "action": "create",
+    "resource": {
+        "tenant_id": "t1",
+        "artifact_type": "report",
+        "size_bytes": 1234,
+        "big": 2**70,
+        "ratio": 0.1,
+        "tiny": 1e-07,
+        "tags": ["pii", "q3"],
+        "metadata": {"ssn": "***", "team": "blüe ✓", "nested": {"ok": True, "none": None, "z": [], "a": {}}},
+    },
+    "context": {"authorization": "***"},
+}
+
+
 def _ids(records: list[DecisionRecord]) -> list[str]:
     return [r.decision_id for r in records]
 
@@ -104,6 +123,26 @@ class DecisionLogContract:
         [got] = await decision_log.query("t1", DecisionFilter(), limit=10)
         assert got == record
         assert got.created_at.utcoffset() == timedelta(0)
+
+    async def test_round_trip_keeps_the_input_document(self, decision_log: DecisionLog) -> None:
+        with_input = make_decision("t1", "with", created_at=ts(1), input=LOGGED_INPUT)
+        without = make_decision("t1", "without", created_at=ts(2))
+        await decision_log.append([with_input, without])
+        got = await decision_log.query("t1", DecisionFilter(), limit=10)
+        assert got == [with_input, without]
+        assert got[0].input == LOGGED_INPUT
+        assert got[1].input is None
+        # Same values and types: an integer stays an integer, a float a float.
+        resource = got[0].input["resource"] if got[0].input else {}
+        assert type(resource["big"]) is int
+        assert type(resource["ratio"]) is float
+
+    async def test_a_repeated_id_keeps_the_first_entry_and_its_input(self, decision_log: DecisionLog) -> None:
+        first = make_decision("t1", "same", created_at=ts(1))
+        again = make_decision("t1", "same", created_at=ts(1), input={"action": "read"})
+        await decision_log.append([first, again])
+        await decision_log.append([again])
+        assert await decision_log.query("t1", DecisionFilter(), limit=10) == [first]
 
     async def test_append_accumulates_and_empty_append_is_a_no_op(self, decision_log: DecisionLog) -> None:
         await decision_log.append([])
@@ -231,6 +270,24 @@ class DecisionChainContract:
         report = await log.verify("t1")
         assert report.ok, report.broken
         assert (report.checked, report.unsealed, report.head) == (5, 0, _expected_head(records))
+
+    async def test_entries_with_inputs_chain_after_entries_without(self, decision_log: DecisionLog) -> None:
+        # Entries logged before inputs were kept (v1) and after (v2) make one chain that verifies.
+        log = _chained(decision_log)
+        older = await _logged(log, n=2)
+        await log.seal("t1")
+        newer = [
+            make_decision(
+                "t1", f"t1-v2-{i}", created_at=ts(10 + i), input={**LOGGED_INPUT, "action": f"a{i}"}
+            )
+            for i in range(3)
+        ]
+        await log.append(newer)
+        assert await log.seal("t1") == 3
+        assert await log.head("t1") == _expected_head(older + newer)
+        report = await log.verify("t1")
+        assert report.ok, report.broken
+        assert report.checked == 5
 
     async def test_appends_after_a_seal_continue_the_chain(self, decision_log: DecisionLog) -> None:
         log = _chained(decision_log)

@@ -10,6 +10,12 @@ before (``prev_hash``; :data:`GENESIS` for the first) and its own hash::
 Editing a sealed entry breaks its hash, deleting one leaves a gap in ``seq``,
 and removing the newest entries is caught against a head (``seq:hash``) an
 auditor recorded earlier.
+
+Two encodings are hashed: :data:`CHAIN_FORMAT` (``ap-decision-v1``) for
+entries without an input document (logged before the log kept inputs; their
+chains still verify), :data:`CHAIN_FORMAT_INPUT` (``ap-decision-v2``) for
+entries with one: the same fields plus the masked input as canonical JSON.
+Removing an entry's input, or adding one, changes its format and so its hash.
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from artifact_plane.models import DecisionFilter, DecisionRecord
 
 __all__ = [
+    "CHAIN_FORMAT",
+    "CHAIN_FORMAT_INPUT",
     "GENESIS",
     "ChainBreak",
     "ChainHead",
@@ -40,6 +48,8 @@ __all__ = [
 GENESIS = "0" * 64
 # The schema of the hashed encoding: bump it (and verify both) if the fields ever change.
 CHAIN_FORMAT = "ap-decision-v1"
+# Entries that keep their (masked) input document.
+CHAIN_FORMAT_INPUT = "ap-decision-v2"
 Progress = Callable[[int], None]
 BreakKind = Literal["edited", "missing", "relinked", "truncated", "rewritten"]
 
@@ -53,10 +63,16 @@ def chain_hash(prev_hash: str, seq: int, record: DecisionRecord) -> str:
 
     The encoding is canonical JSON of every stored field (keys sorted, UTC
     time to the microsecond, the float by its shortest round-trip repr), so
-    any backend that gives back what it stored computes the same hash.
+    any backend that gives back what it stored computes the same hash. An
+    entry with an input document is hashed as :data:`CHAIN_FORMAT_INPUT`,
+    the input appended (numbers as JSON numbers: the log stores integral
+    floats as integers, see ``masking``, so every store gives them back alike).
+
+    Raises:
+        ValueError: the input holds NaN or Infinity (the log never stores them).
     """
-    fields = [
-        CHAIN_FORMAT,
+    fields: list[Any] = [
+        CHAIN_FORMAT if record.input is None else CHAIN_FORMAT_INPUT,
         seq,
         record.tenant_id,
         record.decision_id,
@@ -70,8 +86,20 @@ def chain_hash(prev_hash: str, seq: int, record: DecisionRecord) -> str:
         record.engine,
         repr(float(record.latency_ms)),
     ]
-    encoded = json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-    return hashlib.sha256(prev_hash.encode("ascii") + encoded.encode("utf-8")).hexdigest()
+    if record.input is not None:
+        fields.append(record.input)
+    # Sorting keys leaves v1 as it was (no objects in it); v2's input is an object.
+    encoded = json.dumps(fields, separators=(",", ":"), ensure_ascii=False, allow_nan=False, sort_keys=True)
+    # surrogatepass: the same bytes as "utf-8" for all valid text; a lone surrogate still hashes.
+    return hashlib.sha256(prev_hash.encode("ascii") + encoded.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _rehash(prev_hash: str, seq: int, record: DecisionRecord) -> str | None:
+    # A stored input edited to hold NaN (SQLite's JSON text allows it) is an edit, not a crash.
+    try:
+        return chain_hash(prev_hash, seq, record)
+    except (ValueError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -189,7 +217,7 @@ class ChainWalk:
                 f"entry {entry.seq - 1} was replaced or re-hashed",
             )
             return False
-        if entry.record is None or chain_hash(self._prev, entry.seq, entry.record) != entry.entry_hash:
+        if entry.record is None or _rehash(self._prev, entry.seq, entry.record) != entry.entry_hash:
             self.broken = ChainBreak(
                 "edited",
                 entry.seq,

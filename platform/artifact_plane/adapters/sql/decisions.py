@@ -64,10 +64,21 @@ class SqlDecisionLog(ChainedDecisionLog):
     async def append(self, records: Sequence[DecisionRecord]) -> None:
         if not records:
             return
-        rows = [decision_row(record) for record in records]
+        # The first of a repeated ID wins, as in one INSERT; then split by whether there is an input.
+        seen: set[tuple[str, str]] = set()
+        rows = []
+        for record in records:
+            if (record.tenant_id, record.decision_id) not in seen:
+                seen.add((record.tenant_id, record.decision_id))
+                rows.append(decision_row(record))
+        # The JSON column would store None as JSON 'null': leave the column out of
+        # those rows so an entry without input is SQL NULL, like those older than 0005.
+        with_input = [row for row in rows if row["input"] is not None]
+        without = [{k: v for k, v in row.items() if k != "input"} for row in rows if row["input"] is None]
 
         def work(conn: Connection) -> None:
-            insert_ignoring(conn, decisions, rows, index_elements=["tenant_id", "decision_id"])
+            for batch in (with_input, without):
+                insert_ignoring(conn, decisions, batch, index_elements=["tenant_id", "decision_id"])
 
         await self.database.run(work, write=True)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 import strawberry
+from strawberry.scalars import JSON
 
 from artifact_plane.api.graphql.common import PageInfo
 from artifact_plane.models import DecisionRecord
@@ -22,6 +23,13 @@ class PolicyDecision:
     revision: str
     engine: str
     latency_ms: float
+    input: JSON | None = strawberry.field(
+        description=(
+            "The input document the decision was made on, as logged: sensitive fields (AP_POLICY_MASK) "
+            'read "***", values cut to fit AP_POLICY_LOG_INPUT_MAX_BYTES read "*** cut: … ***"; '
+            "null for decisions logged before inputs were kept."
+        )
+    )
 
     @classmethod
     def from_record(cls, record: DecisionRecord) -> PolicyDecision:
@@ -36,6 +44,7 @@ class PolicyDecision:
             revision=record.revision,
             engine=record.engine,
             latency_ms=record.latency_ms,
+            input=JSON(record.input) if record.input is not None else None,
         )
 
 
