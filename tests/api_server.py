@@ -34,6 +34,8 @@ ALICE = Subject(id="alice", tenant=TENANT, roles=("writer",))
 ADMIN = Subject(id="ada", tenant=TENANT, roles=("admin",))
 BOB_OTHER_TENANT = Subject(id="bob", tenant="globex", roles=("admin",))
 READER = Subject(id="rita", tenant=TENANT, roles=("reader",))
+# Only stewards delete artifacts or change their retention.
+STEWARD = Subject(id="stu", tenant=TENANT, roles=("steward",))
 STARTUP_SECONDS = 20
 POLL_SECONDS = 0.02
 

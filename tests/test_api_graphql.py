@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +19,15 @@ import pytest
 import pytest_asyncio
 
 from artifact_plane.api.app import create_app
-from artifact_plane.models import Subject
+from artifact_plane.models import DecisionFilter, Subject
 from artifact_plane.plane import ArtifactPlane
 from tests.api_server import (
+    ADMIN,
     ALICE,
     BOB_OTHER_TENANT,
     READER,
     REPO,
+    STEWARD,
     TENANT,
     client_for,
     codes,
@@ -66,6 +69,15 @@ SET_STATUS = (
     "mutation($id: ID!, $s: ArtifactStatus!) { setArtifactStatus(id: $id, status: $s) { id status } }"
 )
 DELETE = "mutation($id: ID!) { deleteArtifact(id: $id) { artifactId deletedAt } }"
+RETENTION = """mutation($id: ID!, $policy: String, $ttl: Int) {
+  setRetention(artifactId: $id, retentionPolicy: $policy, ttl: $ttl) {
+    id retentionPolicy ttl createdAt expiresAt status
+  }
+}"""
+ARTIFACT_RETENTION = "query($id: ID!) { artifact(id: $id) { retentionPolicy ttl status } }"
+RETENTION_TTL_ONLY = """mutation($id: ID!, $ttl: Int) {
+  setRetention(artifactId: $id, ttl: $ttl) { id retentionPolicy ttl expiresAt }
+}"""
 WAIT = "query($id: ID!, $t: Float!) { waitForArtifact(id: $id, timeoutSeconds: $t) { id status } }"
 DECISIONS = """query($filter: PolicyDecisionFilter, $first: Int, $after: String) {
   policyDecisions(filter: $filter, first: $first, after: $after) {
@@ -338,11 +350,65 @@ async def test_write_fail_if_exists_conflicts(api: Api) -> None:
 
 
 async def test_delete_then_it_is_gone(api: Api) -> None:
-    doomed = await api.create(unique("doomed"))
-    deleted = (await api.ok(DELETE, id=doomed))["deleteArtifact"]
+    doomed = await api.create(unique("doomed"), realm="insights")
+    deleted = (await api.ok(DELETE, STEWARD, id=doomed))["deleteArtifact"]
     assert deleted["artifactId"] == doomed
     assert codes(await api(ARTIFACT, id=doomed)) == ["NOT_FOUND"]
-    assert codes(await api(DELETE, id=doomed)) == ["NOT_FOUND"]
+    assert codes(await api(DELETE, STEWARD, id=doomed)) == ["NOT_FOUND"]
+
+
+async def test_only_stewards_delete(api: Api) -> None:
+    kept = await api.create(unique("kept"), realm="insights")
+    for subject in (ALICE, ADMIN):
+        refused = await api(DELETE, subject, id=kept)
+        assert codes(refused) == ["FORBIDDEN"]
+        reasons = refused["errors"][0]["extensions"]["reasons"]
+        assert reasons == [f"roles: subject {subject.id} with roles {subject.roles[0]} may not delete"]
+        logged = [
+            d
+            for d in await api.plane.decisions.query(
+                TENANT, DecisionFilter(action="delete", allow=False), limit=100
+            )
+            if d.resource_ref == f"artifact_id:{kept}" and d.subject_id == subject.id
+        ]
+        assert [list(d.reasons) for d in logged] == [reasons]
+    assert (await api.ok(ARTIFACT, id=kept))["artifact"]["id"] == kept
+
+
+async def test_set_retention_as_a_steward(api: Api) -> None:
+    art = await api.create(unique("retained"), realm="insights")
+    set_both = (await api.ok(RETENTION, STEWARD, id=art, policy="keep-7y", ttl=3600))["setRetention"]
+    created = datetime.fromisoformat(set_both["createdAt"])
+    assert (set_both["retentionPolicy"], set_both["ttl"]) == ("keep-7y", 3600)
+    assert datetime.fromisoformat(set_both["expiresAt"]) == created + timedelta(seconds=3600)
+    # An argument left out keeps its value; null clears it.
+    ttl_only = (await api.ok(RETENTION_TTL_ONLY, STEWARD, id=art, ttl=None))["setRetention"]
+    assert (ttl_only["retentionPolicy"], ttl_only["ttl"], ttl_only["expiresAt"]) == ("keep-7y", None, None)
+    cleared = (await api.ok(RETENTION, STEWARD, id=art, policy=None, ttl=60))["setRetention"]
+    assert (cleared["retentionPolicy"], cleared["ttl"]) == (None, 60)
+
+
+async def test_set_retention_refusals(api: Api) -> None:
+    art = await api.create(unique("retained"), realm="insights")
+    for subject in (ALICE, ADMIN, READER):
+        refused = await api(RETENTION, subject, id=art, policy="forever")
+        assert codes(refused) == ["FORBIDDEN"]
+        assert refused["errors"][0]["extensions"]["reasons"][0].startswith(f"roles: subject {subject.id}")
+    assert codes(await api(RETENTION, STEWARD, id=art, ttl=-1)) == ["INVALID_INPUT"]
+    assert codes(await api(RETENTION, STEWARD, id=art, policy="not an id")) == ["INVALID_INPUT"]
+    assert codes(
+        await api("mutation($id: ID!) { setRetention(artifactId: $id) { id } }", STEWARD, id=art)
+    ) == ["INVALID_INPUT"]
+    assert codes(await api(RETENTION, STEWARD, id=unique("missing"), ttl=1)) == ["NOT_FOUND"]
+    # Another tenant's steward finds nothing.
+    globex = Subject(id="gus", tenant="globex", roles=("steward",))
+    assert codes(await api(RETENTION, globex, id=art, ttl=1)) == ["NOT_FOUND"]
+    await api.ok(SET_STATUS, id=art, s="EXPIRED")
+    expired = await api(RETENTION, STEWARD, id=art, ttl=1)
+    assert codes(expired) == ["INVALID_INPUT"]
+    assert "expired" in expired["errors"][0]["message"]
+    unchanged = (await api.ok(ARTIFACT_RETENTION, id=art))["artifact"]
+    assert (unchanged["retentionPolicy"], unchanged["ttl"], unchanged["status"]) == (None, None, "EXPIRED")
 
 
 async def test_register_lineage_errors(api: Api) -> None:

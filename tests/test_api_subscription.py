@@ -21,6 +21,7 @@ from tests.api_server import (
     ALICE,
     BOB_OTHER_TENANT,
     SECRET,
+    STEWARD,
     AsgiWebSocket,
     asgi_client,
     gql,
@@ -122,7 +123,7 @@ async def test_the_stream_ends_at_its_timeout_or_when_the_artifact_is_deleted(se
     ws, first = await subscribe(server.base, {"id": doomed})
     try:
         assert event(first)["status"] == "PENDING"
-        assert "errors" not in await gql(server.client, DELETE, ALICE, id=doomed)
+        assert "errors" not in await gql(server.client, DELETE, STEWARD, id=doomed)
         gone = await receive(ws)
         assert gone["type"] in {"next", "error"}
         errors = gone["payload"]["errors"] if gone["type"] == "next" else gone["payload"]

@@ -28,6 +28,7 @@ from tests.waiting import wait_for
 
 DEADLINE = 30.0
 ADMIN = Subject(id="alice", tenant="acme", roles=("admin",), realm="insights")
+STEWARD = Subject(id="stu", tenant="acme", roles=("steward",), realm="insights")
 
 
 async def _write_lineage(plane: ArtifactPlane) -> tuple[str, str]:
@@ -56,7 +57,7 @@ async def test_the_plane_queues_edges_and_the_relay_makes_them_visible(tmp_path:
         assert await relay.drain() == 2  # consumed + produced
         after = await me.lineage(source, direction="downstream", depth=2)
         assert {node.id for node in after.nodes} == {source, "run-1", report}
-        await me.delete_artifact(report)
+        await plane.for_subject(STEWARD).delete_artifact(report)
         assert await relay.drain() == 1  # the close
         assert not await plane.lineage.neighbors("acme", ["run-1"], Direction.DOWNSTREAM)
 

@@ -7,6 +7,7 @@ import typer
 from artifact_plane.cli import audit, db, demo, gc, get, lineage, lineage_relay, ls, put, schema, serve, token
 from artifact_plane.cli import operator as operator_cli
 from artifact_plane.cli import regenerate as regenerate_cli
+from artifact_plane.cli import retention as retention_cli
 from artifact_plane.cli import run as run_cli
 from artifact_plane.cli._common import plane_errors
 from artifact_plane.settings import Settings
@@ -35,6 +36,7 @@ app.command("ls")(ls.ls)
 app.add_typer(lineage_relay.lineage_app(lineage.lineage), name="lineage")  # `lineage ID`, `lineage relay`
 app.command("gc")(gc.gc)
 app.add_typer(audit.app, name="audit")  # audit run | verify | seal
+app.add_typer(retention_cli.app, name="retention")  # retention set
 app.command("token")(token.token)
 app.add_typer(schema.app, name="schema")
 app.add_typer(db.app, name="db")

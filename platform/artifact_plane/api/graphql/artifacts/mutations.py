@@ -1,4 +1,4 @@
-"""Mutations of the artifacts area: create, write a version, change status, delete."""
+"""Mutations of the artifacts area: create, write a version, change status or retention, delete."""
 
 from __future__ import annotations
 
@@ -73,6 +73,21 @@ async def set_artifact_status(info: Info, id: strawberry.ID, status: ArtifactSta
     return Artifact.from_record(record)
 
 
+async def set_retention(
+    info: Info,
+    artifact_id: strawberry.ID,
+    retention_policy: str | None = strawberry.UNSET,
+    ttl: int | None = strawberry.UNSET,
+) -> Artifact:
+    # UNSET (argument left out) keeps a value; an explicit null clears it.
+    record = await info.context.scoped().set_retention(
+        str(artifact_id),
+        retention_policy=... if retention_policy is strawberry.UNSET else retention_policy,
+        ttl=... if ttl is strawberry.UNSET else ttl,
+    )
+    return Artifact.from_record(record)
+
+
 async def delete_artifact(info: Info, id: strawberry.ID) -> DeleteArtifactPayload:
     record = await info.context.scoped().delete_artifact(str(id))
     return DeleteArtifactPayload(artifact_id=strawberry.ID(record.artifact_id), deleted_at=record.updated_at)
@@ -95,6 +110,13 @@ class ArtifactMutations:
         resolver=set_artifact_status,
         extensions=[authenticated()],
         description="pending → ready | failed, ready → expired; INVALID_INPUT for any other move.",
+    )
+    set_retention: Artifact | None = strawberry.mutation(
+        resolver=set_retention,
+        extensions=[authenticated()],
+        description="Change how long an artifact is kept (stewards only): `retentionPolicy` and/or "
+        "`ttl` (seconds from creation; expiresAt follows). Leave one out to keep it, null clears it. "
+        "INVALID_INPUT for an expired or failed artifact.",
     )
     delete_artifact: DeleteArtifactPayload | None = strawberry.mutation(
         resolver=delete_artifact,

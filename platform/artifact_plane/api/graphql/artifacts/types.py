@@ -100,6 +100,8 @@ class Artifact:
     created_at: datetime
     updated_at: datetime
     expires_at: datetime | None
+    retention_policy: str | None = strawberry.field(description="How it is kept (a steward's name for it).")
+    ttl: int | None = strawberry.field(description="Seconds from creation until it expires (none: kept).")
 
     produced_by: list[ExecutionRef] = strawberry.field(
         resolver=_produced_by, description="Executions that produced it (batched across a page)."
@@ -136,6 +138,8 @@ class Artifact:
             created_at=record.created_at,
             updated_at=record.updated_at,
             expires_at=record.expires_at,
+            retention_policy=record.retention_policy,
+            ttl=record.ttl,
         )
 
 
