@@ -266,6 +266,7 @@ def test_cli_audit_run_refuses_bad_options_with_usage_errors(cli_env: Path) -> N
         (["--tenant", "a/b"], "tenant"),
         (["--roles", " , "], "--roles"),
         (["--batch-size", "0"], "batch-size"),
+        (["--realm", "a/b"], "--realm"),
     ]:
         result = CliRunner().invoke(app, ["audit", "run", *args])
         assert result.exit_code == 2, (args, result.output)
@@ -281,3 +282,9 @@ def test_cli_audit_run_with_other_roles_and_actions(cli_env: Path) -> None:
     assert document["checks"] == [{"action": "delete", "roles": ["reader"]}]
     assert [(v["artifact_id"], v["action"]) for v in document["violations"]] == [(report_id, "delete")]
     assert [g["rule"] for g in document["groups"]] == ["roles"]
+    # Only the artifacts one realm holds.
+    held = CliRunner().invoke(app, ["audit", "run", "--json", "--realm", "content"])
+    assert held.exit_code == 0, held.output
+    assert (json.loads(held.stdout)["scanned"], json.loads(held.stdout)["violations"]) == (0, [])
+    mine = CliRunner().invoke(app, ["audit", "run", "--json", "--realm", "insights"])
+    assert json.loads(mine.stdout)["scanned"] == 1

@@ -32,6 +32,7 @@ __all__ = [
     "Violation",
     "audit_policies",
     "chained_log",
+    "checks_for",
     "rule_of",
 ]
 
@@ -52,6 +53,25 @@ class AuditCheck:
 
 # Would its realm still be allowed to read it, and to write it as it is?
 DEFAULT_CHECKS = (AuditCheck("read", ("reader",)), AuditCheck("create", ("writer",)))
+# The role an action is asked with when none is given (the least role that may do it).
+ROLES_FOR: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(("read", "list", "lineage.read", "export"), ("reader",)),
+    **dict.fromkeys(("create", "update", "lineage.register"), ("writer",)),
+    **dict.fromkeys(("delete", "retention"), ("steward",)),
+}
+
+
+def checks_for(actions: Sequence[str] | None, roles: Sequence[str] | None = None) -> list[AuditCheck]:
+    """The checks for ``actions`` (default :data:`DEFAULT_CHECKS`), each asked with ``roles``.
+
+    Without ``roles``, each action is asked with the least role that may do
+    it in the shipped policies (reader to read, writer to write, steward to
+    delete, admin otherwise).
+    """
+    chosen = list(dict.fromkeys(actions)) if actions else [check.action for check in DEFAULT_CHECKS]
+    if roles is not None:
+        return [AuditCheck(action, tuple(roles)) for action in chosen]
+    return [AuditCheck(action, ROLES_FOR.get(action, ("admin",))) for action in chosen]
 
 
 def rule_of(reason: str) -> str:
@@ -154,6 +174,7 @@ async def audit_policies(
     tenants: Sequence[str] | None = None,
     checks: Sequence[AuditCheck] = DEFAULT_CHECKS,
     realm: str | None = OWNING_REALM,
+    within: ArtifactFilter | None = None,
     batch: int = 500,
     progress: Progress | None = None,
 ) -> AuditReport:
@@ -176,6 +197,7 @@ async def audit_policies(
         realm: whom the subject acts for: :data:`OWNING_REALM` (each
             artifact's own realm), a realm id (may that realm read it?), or
             None (a person acting for no realm).
+        within: which stored artifacts to audit (e.g. one realm's); default all.
         progress: called with the number of artifacts scanned so far.
 
     Raises:
@@ -194,10 +216,11 @@ async def audit_policies(
     else:
         report.tenants = await chained_log(plane).tenants()
     subjects = _Subjects(realm)
+    stored = within or ArtifactFilter()
     for tenant in report.tenants:
 
         async def read(after: tuple[Any, str] | None, tenant: str = tenant) -> list[ArtifactRecord]:
-            return await plane.registry.list_artifacts(tenant, ArtifactFilter(), limit=batch, after=after)
+            return await plane.registry.list_artifacts(tenant, stored, limit=batch, after=after)
 
         page = await read(None)
         while page:

@@ -8,7 +8,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from artifact_plane.audit import DEFAULT_CHECKS, OWNING_REALM, AuditCheck, AuditReport, audit_policies
+from artifact_plane.audit import OWNING_REALM, AuditCheck, AuditReport, audit_policies, checks_for
 from artifact_plane.cli._common import (
     EXIT_USAGE,
     JsonOption,
@@ -19,20 +19,20 @@ from artifact_plane.cli._common import (
     settings_of,
     with_plane,
 )
+from artifact_plane.ids import validate_id
+from artifact_plane.models import ArtifactFilter
 from artifact_plane.plane import ArtifactPlane
 
-ROLES_FOR = {check.action: check.roles for check in DEFAULT_CHECKS}
 EXIT_VIOLATIONS = 3  # distinct from errors (1) and usage (2), for scripts gating on compliance
 
 
 def _checks(actions: list[str] | None, roles: str | None) -> list[AuditCheck]:
-    chosen = actions or [check.action for check in DEFAULT_CHECKS]
     if roles is None:
-        return [AuditCheck(a, ROLES_FOR.get(a, ("admin",))) for a in dict.fromkeys(chosen)]
+        return checks_for(actions)
     role_list = tuple(r.strip() for r in roles.split(",") if r.strip())
     if not role_list:
         fail("--roles names no role", "give e.g. --roles reader", EXIT_USAGE)
-    return [AuditCheck(a, role_list) for a in dict.fromkeys(chosen)]
+    return checks_for(actions, role_list)
 
 
 def run(
@@ -47,7 +47,8 @@ def run(
     roles: Annotated[
         str | None,
         typer.Option(
-            "--roles", help="Roles of the audit subject (default: reader to read, writer to write)."
+            "--roles",
+            help="Roles of the audit subject (default: reader to read, writer to write, steward to delete).",
         ),
     ] = None,
     realm: Annotated[
@@ -57,6 +58,9 @@ def run(
             help="Act for this realm; 'owner' (default): each artifact's own realm; 'none': no realm.",
         ),
     ] = OWNING_REALM,
+    held_by: Annotated[
+        str | None, typer.Option("--realm", help="Audit only the artifacts this realm holds (default: all).")
+    ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Artifacts per policy batch.")] = 500,
     show: Annotated[int, typer.Option("--show", min=0, help="Violations listed in the table output.")] = 20,
     fail_on_violations: Annotated[
@@ -69,6 +73,7 @@ def run(
     acting_realm = None if realm == "none" else realm
 
     async def work(plane: ArtifactPlane) -> AuditReport:
+        within = ArtifactFilter(realm=validate_id(held_by, "--realm")) if held_by is not None else None
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),
@@ -82,6 +87,7 @@ def run(
                 tenants=tenant or None,
                 checks=checks,
                 realm=acting_realm,
+                within=within,
                 batch=batch_size,
                 progress=lambda n: progress.update(task, description=f"audited {n} artifacts"),
             )

@@ -1,1 +1,1 @@
-"""GraphQL area: the policy decision log."""
+"""GraphQL area: the policy decision log and the policy audit."""

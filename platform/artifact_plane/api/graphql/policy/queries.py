@@ -1,4 +1,4 @@
-"""Queries of the policy area: ``policyDecisions(filter, first, after)``.
+"""Queries of the policy area: ``policyDecisions(filter, first, after)`` (and ``policyAudit``, in audit.py).
 
 Who may read which decisions: every caller reads the decisions made about
 their own requests, within their tenant. Another subject's decisions, or
@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from artifact_plane.api.graphql.common import PageInfo, check_first
 from artifact_plane.api.graphql.context import ApiContext
 from artifact_plane.api.graphql.permissions import authenticated
+from artifact_plane.api.graphql.policy.audit import PolicyAuditQueries
 from artifact_plane.api.graphql.policy.types import (
     PolicyDecision,
     PolicyDecisionConnection,
@@ -78,7 +79,7 @@ async def resolve_policy_decisions(
 
 
 @strawberry.type
-class PolicyQueries:
+class PolicyQueries(PolicyAuditQueries):
     policy_decisions: PolicyDecisionConnection | None = strawberry.field(
         resolver=resolve_policy_decisions,
         extensions=[authenticated()],
