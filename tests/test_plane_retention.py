@@ -141,6 +141,7 @@ async def test_others_may_not_change_retention(plane: ArtifactPlane, who: Any) -
     [
         ({}, "retention"),
         ({"ttl": -1}, "ttl"),
+        ({"ttl": 2**31}, "ttl"),
         ({"ttl": 1.5}, "ttl"),
         ({"ttl": True}, "ttl"),
         ({"ttl": "60"}, "ttl"),
@@ -149,7 +150,18 @@ async def test_others_may_not_change_retention(plane: ArtifactPlane, who: Any) -
         ({"retention_policy": "../etc"}, "retention_policy"),
         ({"retention_policy": 7}, "retention_policy"),
     ],
-    ids=["nothing", "negative", "float", "bool", "text-ttl", "spaces", "empty", "path", "number"],
+    ids=[
+        "nothing",
+        "negative",
+        "too-large",
+        "float",
+        "bool",
+        "text-ttl",
+        "spaces",
+        "empty",
+        "path",
+        "number",
+    ],
 )
 async def test_bad_retention_input_writes_nothing(
     plane: ArtifactPlane, change: dict[str, Any], field: str

@@ -48,7 +48,7 @@ from artifact_plane.models import (
 )
 from artifact_plane.pagination import decode_cursor, encode_cursor
 from artifact_plane.payload_input import PreparedPayload, accepts, prepare
-from artifact_plane.ports.registry import RETAINABLE
+from artifact_plane.ports.registry import RETAINABLE, check_ttl
 from artifact_plane.records import build_record, check_fields, check_tags, parse_status
 
 if TYPE_CHECKING:
@@ -609,12 +609,8 @@ class ScopedPlane(LineageOps):
             raise InvalidInputError("retention", "give retention_policy and/or ttl (None clears one)")
         if retention_policy is not None and not isinstance(retention_policy, EllipsisType):
             validate_id(retention_policy, "retention_policy")
-        if (
-            isinstance(ttl, bool)
-            or not isinstance(ttl, int | EllipsisType | None)
-            or (isinstance(ttl, int) and ttl < 0)
-        ):
-            raise InvalidInputError("ttl", f"{ttl!r} must be a whole number of seconds >= 0, or None")
+        if not isinstance(ttl, EllipsisType):
+            check_ttl(ttl)
         for _ in range(VERSION_RETRIES):
             record = await self._plane.registry.get_artifact(self.tenant, artifact_id)
             policy = retention_policy
@@ -630,7 +626,7 @@ class ScopedPlane(LineageOps):
                 raise InvalidInputError(
                     "status",
                     f"artifact {artifact_id} is {record.status.value}: only a pending or ready "
-                    "artifact's retention can change (create it again to keep it)",
+                    "artifact's retention can change (expired and failed are final)",
                 )
             try:
                 return await self._plane.registry.update_retention(

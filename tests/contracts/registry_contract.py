@@ -568,8 +568,8 @@ class RegistryContract:
 
     @pytest.mark.parametrize(
         ("ttl", "expires_at"),
-        [(-1, ts(0)), (60, None), (None, ts(60))],
-        ids=["negative", "no-expiry", "no-ttl"],
+        [(-1, ts(0)), (2**31, ts(0)), (60, None), (None, ts(60))],
+        ids=["negative", "too-large", "no-expiry", "no-ttl"],
     )
     async def test_update_retention_refuses_bad_ttl_and_expiry(
         self, registry: Registry, ttl: int | None, expires_at: datetime | None

@@ -19,16 +19,32 @@ from artifact_plane.ports.decisions import DecisionLog
 
 # The statuses whose retention may still change: expired and failed are final.
 RETAINABLE = frozenset({ArtifactStatus.PENDING, ArtifactStatus.READY})
+# The longest TTL a registry stores (a 32-bit SQL integer, about 68 years).
+MAX_TTL_SECONDS = 2**31 - 1
+
+
+def check_ttl(ttl: object) -> None:
+    """A TTL is None or whole seconds from 0 to :data:`MAX_TTL_SECONDS`.
+
+    Raises:
+        InvalidInputError: it is not.
+    """
+    if ttl is not None and (
+        isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= MAX_TTL_SECONDS
+    ):
+        raise InvalidInputError(
+            "ttl", f"{ttl!r} must be a whole number of seconds from 0 to {MAX_TTL_SECONDS}, or None"
+        )
 
 
 def check_retention(ttl: int | None, expires_at: datetime | None) -> None:
     """What every registry refuses in :meth:`Registry.update_retention` before it writes.
 
     Raises:
-        InvalidInputError: a negative ``ttl``, or ``expires_at`` without ``ttl`` (or the reverse).
+        InvalidInputError: a bad ``ttl`` (:func:`check_ttl`), or ``expires_at`` without
+            ``ttl`` (or the reverse).
     """
-    if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or ttl < 0):
-        raise InvalidInputError("ttl", f"{ttl!r} must be a whole number of seconds >= 0, or None")
+    check_ttl(ttl)
     if (ttl is None) != (expires_at is None):
         raise InvalidInputError("expires_at", "give expires_at (created_at + ttl) exactly when ttl is given")
 
@@ -202,8 +218,8 @@ class Registry(abc.ABC):
             NotFoundError: no such artifact in this tenant.
             ConflictError: it is expired or failed, or it changed since
                 ``expected_updated_at``; nothing is written.
-            InvalidInputError: ``ttl`` is negative, or ``expires_at`` and
-                ``ttl`` disagree on being None; nothing is written.
+            InvalidInputError: ``ttl`` is negative or over ``MAX_TTL_SECONDS``, or
+                ``expires_at`` and ``ttl`` disagree on being None; nothing is written.
         """
 
     @abc.abstractmethod
