@@ -23,6 +23,12 @@ class Settings(BaseSettings):
     lineage_url: str = Field(default="sql", description="sql | memory | arangodb://… | neo4j://…")
     policy_url: str = Field(default="rego", description="rego | allow-all | http://opa:8181")
     policy_dir: Path = Path("policies")
+    policy_workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Processes that decide large batches (policy audits) with in-process Rego; 1: none.",
+    )
     policy_mask: str | None = Field(
         default=None,
         description=(
