@@ -8,9 +8,11 @@ artifacts written before it become non-compliant. Runs on the embedded plane
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +22,8 @@ from artifact_plane.adapters.rego import RegoPolicyEngine
 from artifact_plane.audit import AuditCheck, audit_policies, rule_of
 from artifact_plane.cli.main import app
 from artifact_plane.errors import InvalidInputError
-from artifact_plane.models import DecisionFilter, Subject
+from artifact_plane.ids import payload_key
+from artifact_plane.models import ArtifactRecord, DecisionFilter, Subject
 from artifact_plane.plane import ArtifactPlane
 from artifact_plane.realms_manifest import load_realm_manifests, policy_data
 from tests.plane_fixtures import open_test_plane
@@ -171,6 +174,44 @@ async def test_a_policy_change_mid_audit_decides_the_later_pages(
         assert report.to_json()["revisions"] == report.revisions
 
 
+def stored_records(count: int) -> list[ArtifactRecord]:
+    """``count`` named records in insights, a distinct URI each, every third a report."""
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    records = []
+    for n in range(count):
+        digest = hashlib.sha256(f"stored {n}".encode()).hexdigest()
+        records.append(
+            ArtifactRecord(
+                artifact_id=digest[:32],
+                artifact_type="report" if n % 3 == 0 else "interpretation",
+                tenant_id="acme",
+                realm="insights",
+                sha256=digest,
+                payload_key=payload_key("acme", digest),
+                size_bytes=n,
+                uri=f"artifact://insights/docs/{n}.json",
+                created_by="ina",
+                created_at=base + timedelta(seconds=n),
+                updated_at=base + timedelta(seconds=n),
+            )
+        )
+    return records
+
+
+async def test_worker_processes_report_what_this_process_reports(tmp_path: Path, policy_dir: Path) -> None:
+    tighten(policy_dir)
+    async for plane in open_test_plane("embedded", tmp_path, policy_dir=policy_dir):
+        await plane.registry.insert_artifacts([(record, ()) for record in stored_records(150)])
+        here = await audit_policies(plane, tenants=["acme"])
+        await plane.policy.close()
+        pooled = RegoPolicyEngine(policy_dir, policy_data(load_realm_manifests(REPO / "realms")), workers=2)
+        plane.policy = pooled
+        there = await audit_policies(plane, tenants=["acme"])
+        assert pooled.in_workers >= 300  # 150 artifacts x 2 checks, each page past the pool's threshold
+        assert there.to_json() == here.to_json()
+        assert (there.scanned, there.denied_artifacts, len(there.violations)) == (150, 50, 100)
+
+
 async def test_auditing_as_another_realm_reports_what_it_may_not_read(
     seeded: tuple[dict[str, str], dict[str, object]], kind: str, tmp_path: Path
 ) -> None:
@@ -250,7 +291,10 @@ def test_cli_audit_run_reports_violations_as_a_table_and_as_json(cli_env: Path) 
     assert "content_type" in table.stdout
     assert report_id in table.stdout
 
-    as_json = runner.invoke(app, ["audit", "run", "--json", "--action", "read", "--fail-on-violations"])
+    # Two worker processes decide (a page over 200 requests would go to them; this one is small).
+    as_json = runner.invoke(
+        app, ["audit", "run", "--json", "--action", "read", "--fail-on-violations", "--workers", "2"]
+    )
     assert as_json.exit_code == 3
     document = json.loads(as_json.stdout)
     assert document["groups"] == [{"rule": "content_type", "realm": "insights", "action": "read", "count": 1}]

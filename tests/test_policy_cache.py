@@ -282,3 +282,27 @@ async def test_a_policy_that_reads_input_directly_is_not_batched(tmp_path: Path)
     decisions = await engine.decide_many([_named("yes-1"), _named("no-2"), _named("yes-3")])
     assert [d.allow for d in decisions] == [True, False, True]
     assert engine.queries == engine.evaluations == 3
+
+
+async def test_worker_processes_answer_a_large_batch_as_this_process_does(tmp_path: Path) -> None:
+    names = [f"no-{n}" if n % 7 == 0 else f"yes-{n}" for n in range(450)] + ["bad"]
+    requests = [_named(name) for name in names]
+    requests[-1] = _named(42)  # fails in the worker: denied with the engine's error, alone
+    here = _batch_engine(tmp_path / "here")
+    pooled = RegoPolicyEngine(tmp_path / "here" / "batch-policies", {}, reload_interval=0, workers=2)
+    try:
+        expected = await here.decide_many(requests)
+        got = await pooled.decide_many(requests)
+        assert [(d.allow, d.reasons) for d in got[:-1]] == [(d.allow, d.reasons) for d in expected[:-1]]
+        assert not got[-1].allow
+        assert got[-1].reasons[0].startswith("policy engine error:")
+        assert pooled.evaluations == pooled.in_workers == 451
+        assert here.in_workers == 0
+        assert pooled.queries < 451 // 10  # batch queries in the workers too
+        # The successful answers are cached here as usual; the failure is not.
+        again = await pooled.decide_many(requests[:5])
+        assert [d.allow for d in again] == [d.allow for d in expected[:5]]
+        assert pooled.evaluations == 451
+    finally:
+        await pooled.close()
+        await here.close()

@@ -160,7 +160,7 @@ def build_policy(settings: Settings) -> PolicyEngine:
     if url == "rego":
         from artifact_plane.adapters.rego import RegoPolicyEngine
 
-        return RegoPolicyEngine(settings.policy_dir, policy_data(settings))
+        return RegoPolicyEngine(settings.policy_dir, policy_data(settings), workers=settings.policy_workers)
     if url == "memory":
         from artifact_plane.adapters.memory.policy import MemoryPolicyEngine
 

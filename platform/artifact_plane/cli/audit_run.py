@@ -62,6 +62,15 @@ def run(
         str | None, typer.Option("--realm", help="Audit only the artifacts this realm holds (default: all).")
     ] = None,
     batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Artifacts per policy batch.")] = 500,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=1,
+            max=64,
+            help="Processes deciding in parallel, in-process Rego only (default: AP_POLICY_WORKERS).",
+        ),
+    ] = None,
     show: Annotated[int, typer.Option("--show", min=0, help="Violations listed in the table output.")] = 20,
     fail_on_violations: Annotated[
         bool, typer.Option("--fail-on-violations", help=f"Exit {EXIT_VIOLATIONS} when anything is denied.")
@@ -92,7 +101,10 @@ def run(
                 progress=lambda n: progress.update(task, description=f"audited {n} artifacts"),
             )
 
-    report = with_plane(settings_of(ctx), work)
+    settings = settings_of(ctx)
+    if workers is not None:
+        settings = settings.model_copy(update={"policy_workers": workers})
+    report = with_plane(settings, work)
     if as_json:
         emit_json(report.to_json())
     else:

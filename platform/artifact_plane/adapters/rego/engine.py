@@ -29,15 +29,9 @@ from typing import Any
 import anyio.to_thread
 from regopy import Interpreter, LogLevel, RegoError
 
-from artifact_plane.adapters.rego.evaluation import (
-    Decision,
-    EvaluationError,
-    evaluate,
-    evaluate_batch,
-    project,
-    take,
-)
+from artifact_plane.adapters.rego.evaluation import Decision, decide_documents, project, take
 from artifact_plane.adapters.rego.inputs import DECISION_INPUTS, DecisionInputs, cache_key, decision_inputs
+from artifact_plane.adapters.rego.pool import PolicySource, WorkerPool
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
 from artifact_plane.models import PolicyDecision, PolicyInput
 from artifact_plane.ports.policy import PolicyEngine
@@ -49,10 +43,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_ENTRYPOINT = "artifact_plane/authz/decision"
 # Decides input.requests in one query; used when the policies declare it.
 DEFAULT_BATCH_ENTRYPOINT = "artifact_plane/authz/decisions"
-BATCH_SIZE = 50  # requests per batch query: past ~100, regopy gets slower per request (measured)
 ENGINE_ERROR = "policy engine error: "
 TEST_SUFFIX = "_test.rego"
 CACHE_SIZE = 8192
+POOL_MIN = 200  # uncached requests in one call before worker processes take them (fewer: not worth the hop)
 
 # Strings and comments are blanked before looking for constructs we refuse.
 _STRINGS_AND_COMMENTS = re.compile(r'"(?:\\.|[^"\\\n])*"|`[^`]*`|#[^\n]*')
@@ -85,6 +79,8 @@ class _Compiled:
     inputs: DecisionInputs | None = None
     # The batch entrypoint, when the policies declare one (else one query per request).
     batch_entrypoint: str | None = None
+    # What it was compiled from, for worker processes to compile the same.
+    source: PolicySource | None = None
 
 
 def policy_revision(files: Sequence[tuple[str, str]], data_json: str) -> str:
@@ -241,6 +237,15 @@ def _compile(
         interpreter=interpreter,
         inputs=inputs,
         batch_entrypoint=batch,
+        source=PolicySource(
+            revision,
+            str(policy_dir),
+            snapshot.files,
+            snapshot.signature,
+            data_json,
+            entrypoint,
+            batch_entrypoint,
+        ),
     )
 
 
@@ -255,6 +260,8 @@ class RegoPolicyEngine(PolicyEngine):
             ``input.requests``, in order; used when the policies define it
             (None: one query per request).
         reload_interval: seconds between checks of the files for changes.
+        workers: processes that decide large batches in parallel (regopy holds
+            the GIL, so only processes add cores); 1: none, all in this process.
 
     Raises:
         ConfigurationError: no policy files, a file that does not parse
@@ -271,7 +278,10 @@ class RegoPolicyEngine(PolicyEngine):
         entrypoint: str = DEFAULT_ENTRYPOINT,
         batch_entrypoint: str | None = DEFAULT_BATCH_ENTRYPOINT,
         reload_interval: float = 1.0,
+        workers: int = 1,
     ) -> None:
+        if workers < 1:
+            raise ConfigurationError("AP_POLICY_WORKERS", f"{workers} must be at least 1")
         self._policy_dir = policy_dir
         self._data_json = _canonical_json(data or {})
         self._entrypoint = entrypoint
@@ -286,6 +296,8 @@ class RegoPolicyEngine(PolicyEngine):
         self._cache_lock = threading.Lock()
         self.evaluations = 0  # how many documents regopy actually evaluated
         self.queries = 0  # how many regopy queries evaluated them (a batch query decides many)
+        self._pool = WorkerPool(workers) if workers > 1 else None
+        self.in_workers = 0  # of the evaluations, how many worker processes made
 
     def _compile(self, snapshot: _Snapshot) -> _Compiled:
         return _compile(self._policy_dir, snapshot, self._data_json, self._entrypoint, self._batch_entrypoint)
@@ -343,6 +355,8 @@ class RegoPolicyEngine(PolicyEngine):
             raise BackendUnavailableError("rego policy engine", state.error)
 
     async def close(self) -> None:
+        if self._pool is not None:
+            await anyio.to_thread.run_sync(self._pool.close)
         # Later calls deny rather than touch a released interpreter.
         self._state = _Compiled(self._state.revision, self._state.signature, error="policy engine closed")
         self._reload_interval = float("inf")
@@ -403,44 +417,33 @@ class RegoPolicyEngine(PolicyEngine):
     def _evaluate_all(
         self, state: _Compiled, documents: Sequence[Mapping[str, Any]], failures: list[str]
     ) -> list[tuple[Decision, bool]]:
-        """``(decision, ok)`` per document, by batch queries when the policies define one.
-
-        A failed batch query is retried one request at a time, so one bad
-        request fails closed alone (``ok`` False, never cached).
-        """
+        """``(decision, ok)`` per document: denied with the reason when evaluation failed (never cached)."""
+        if state.error is not None:
+            failures.extend(state.error for _ in documents)
+            return [((False, (ENGINE_ERROR + state.error,)), False) for _ in documents]
         projected = [project(document, state.inputs) for document in documents]
+        if self._pool is not None and state.source is not None and len(projected) >= POOL_MIN:
+            outcomes, queries = self._pool.decide(state.source, projected)
+            self.in_workers += len(projected)
+        else:
+            outcomes, queries = decide_documents(
+                state.interpreter,
+                state.bundle,
+                state.lock,
+                self._entrypoint,
+                state.batch_entrypoint,
+                projected,
+            )
+        self.queries += queries
+        self.evaluations += len(projected)
         results: list[tuple[Decision, bool]] = []
-        for start in range(0, len(projected), BATCH_SIZE):
-            chunk = projected[start : start + BATCH_SIZE]
-            if state.batch_entrypoint is not None and state.error is None and len(chunk) > 1:
-                try:
-                    self.queries += 1
-                    batch = evaluate_batch(
-                        state.interpreter, state.bundle, state.lock, state.batch_entrypoint, chunk
-                    )
-                    self.evaluations += len(chunk)
-                    results.extend((decision, True) for decision in batch)
-                    continue
-                except Exception as exc:  # any failure: decide one by one, each failing closed alone
-                    logger.warning(
-                        "batch policy query failed, deciding %d request(s) one by one: %s", len(chunk), exc
-                    )
-            results.extend(self._evaluate_one(state, document, failures) for document in chunk)
+        for decision, problem in outcomes:
+            if problem is None:
+                results.append((decision, True))
+            else:
+                failures.append(problem)
+                results.append(((False, (ENGINE_ERROR + problem,)), False))
         return results
-
-    def _evaluate_one(
-        self, state: _Compiled, document: Mapping[str, Any], failures: list[str]
-    ) -> tuple[Decision, bool]:
-        try:
-            if state.error is not None:
-                raise EvaluationError(state.error)
-            self.queries += 1
-            self.evaluations += 1
-            return evaluate(state.interpreter, state.bundle, state.lock, self._entrypoint, document), True
-        except Exception as exc:  # fail closed on anything, including regopy surprises
-            message = str(exc) if isinstance(exc, EvaluationError) else f"{type(exc).__name__}: {exc}"
-            failures.append(message)
-            return (False, (ENGINE_ERROR + message,)), False
 
     def _current(self) -> _Compiled:
         """The revision in force, reloading first when the files changed (worker thread)."""

@@ -9,6 +9,7 @@ several times cheaper (see ``bench/policy.py``).
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -20,10 +21,25 @@ from regopy import rego_shared as capi
 
 from artifact_plane.adapters.rego.inputs import DecisionInputs
 
-__all__ = ["Decision", "EvaluationError", "evaluate", "evaluate_batch", "project", "take"]
+__all__ = [
+    "BATCH_SIZE",
+    "Decision",
+    "EvaluationError",
+    "Outcome",
+    "decide_documents",
+    "evaluate",
+    "evaluate_batch",
+    "project",
+    "take",
+]
+
+logger = logging.getLogger(__name__)
 
 Decision = tuple[bool, tuple[str, ...]]
+# A decision, or why there is none (the caller fails closed on it).
+Outcome = tuple[Decision, str | None]
 ERROR_MSG = re.compile(r"\(errormsg (\d+):")
+BATCH_SIZE = 50  # requests per batch query: past ~100, regopy gets slower per request (measured)
 
 
 class EvaluationError(Exception):
@@ -156,3 +172,43 @@ def evaluate_batch(
         got = len(answers) if isinstance(answers, list) else type(answers).__name__
         raise EvaluationError(f"batch decision answered {got} for {len(documents)} requests")
     return [_as_decision(answer) for answer in answers]
+
+
+def decide_documents(
+    interpreter: Any,
+    bundle: Any,
+    lock: threading.Lock,
+    entrypoint: str,
+    batch_entrypoint: str | None,
+    documents: Sequence[Mapping[str, Any]],
+) -> tuple[list[Outcome], int]:
+    """An outcome per document, and how many queries it took.
+
+    Documents go ``BATCH_SIZE`` to a query of ``batch_entrypoint`` (when
+    given); a failed batch query is retried one request at a time, so one bad
+    request fails closed alone. Never raises: every problem is an outcome
+    whose second item says what went wrong.
+    """
+    outcomes: list[Outcome] = []
+    queries = 0
+    for start in range(0, len(documents), BATCH_SIZE):
+        chunk = documents[start : start + BATCH_SIZE]
+        if batch_entrypoint is not None and len(chunk) > 1:
+            queries += 1
+            try:
+                batch = evaluate_batch(interpreter, bundle, lock, batch_entrypoint, chunk)
+            except Exception as exc:  # any failure: decide one by one, each failing closed alone
+                logger.warning(
+                    "batch policy query failed, deciding %d request(s) one by one: %s", len(chunk), exc
+                )
+            else:
+                outcomes.extend((decision, None) for decision in batch)
+                continue
+        for document in chunk:
+            queries += 1
+            try:
+                outcomes.append((evaluate(interpreter, bundle, lock, entrypoint, document), None))
+            except Exception as exc:  # fail closed on anything, including regopy surprises
+                message = str(exc) if isinstance(exc, EvaluationError) else f"{type(exc).__name__}: {exc}"
+                outcomes.append(((False, ()), message))
+    return outcomes, queries
