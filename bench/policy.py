@@ -142,36 +142,47 @@ async def run(*, decisions: int, rounds: int, batches: Sequence[int] = (100, 100
 
 # ------------------------------------------------------------------- policy audit
 
-AUDIT_REALMS = ("insights", "content", "outcomes")
-AUDIT_TYPES = {"insights": "interpretation", "content": "dataset", "outcomes": "roadmap"}
-BASELINE_SAMPLE = 5_000  # artifacts the baseline evaluates; its cost is per artifact
+BASELINE_SAMPLE = 3_000  # artifacts the baseline evaluates; its cost is per artifact
+AUDIT_CREATORS = 20
+MIX = (
+    "the mix: every realm of realms/, each artifact of a type its manifest produces; half named (a distinct "
+    "URI each, nested paths: every one a new decision), half content-addressed (no URI); 20 creators; sizes "
+    "from 100 B to 13 MB; 1 in 10 carries a retention policy, 1 in 20 a pii tag"
+)
 
 
 def _records(count: int, *, start: int) -> list[Any]:
-    """``count`` ready records over three realms and five creators; every other one named."""
+    """``count`` ready records in the mix described by :data:`MIX` (deterministic in ``n``)."""
     import hashlib
     from datetime import UTC, datetime, timedelta
 
     from artifact_plane.ids import payload_key
     from artifact_plane.models import ArtifactRecord
+    from artifact_plane.realms_manifest import load_realm_manifests
 
+    manifests = sorted(load_realm_manifests(REPO / "realms").values(), key=lambda m: m.id)
     base = datetime(2026, 1, 1, tzinfo=UTC)
     records = []
     for n in range(start, start + count):
-        realm = AUDIT_REALMS[n % len(AUDIT_REALMS)]
+        manifest = manifests[n % len(manifests)]
+        types = manifest.produces or ("document",)
+        artifact_type = types[(n // len(manifests)) % len(types)]
         digest = hashlib.sha256(f"audit {n}".encode()).hexdigest()
         at = base + timedelta(microseconds=n)
+        named = n % 2 == 1
         records.append(
             ArtifactRecord(
                 artifact_id=digest[:32],
-                artifact_type=AUDIT_TYPES[realm],
+                artifact_type=artifact_type,
                 tenant_id=TENANT,
-                realm=realm,
+                realm=manifest.id,
                 sha256=digest,
                 payload_key=payload_key(TENANT, digest),
-                size_bytes=64,
-                uri=f"artifact://{realm}/docs/{n}.json" if n % 2 else None,
-                created_by=f"writer-{n % 5}",
+                size_bytes=int(100 * 1.5 ** (n % 30)),  # 100 B to ~13 MB
+                uri=f"artifact://{manifest.id}/{artifact_type}s/{n % 97}/{n}.json" if named else None,
+                retention_policy="keep-7y" if n % 10 == 0 else None,
+                tags=("pii",) if n % 20 == 0 else (),
+                created_by=f"writer-{n % AUDIT_CREATORS}",
                 created_at=at,
                 updated_at=at,
             )
@@ -179,11 +190,32 @@ def _records(count: int, *, start: int) -> list[Any]:
     return records
 
 
-async def run_audit(root: Path, *, artifacts: int) -> Section:
-    """``audit run`` over ``artifacts`` stored records, beside reading them raw and evaluating with regopy."""
+async def _audit_once(root: Path, workers: int) -> tuple[Any, float, dict[str, int]]:
+    from artifact_plane.audit import audit_policies
+    from artifact_plane.wiring import build_plane
+
+    plane = build_plane(embedded_settings(root, policy_workers=workers))
+    await plane.registry.initialize()
+    started = time.perf_counter()
+    report = await audit_policies(plane, tenants=[TENANT], batch=500)
+    elapsed = time.perf_counter() - started
+    engine = plane.policy
+    counts = {name: int(getattr(engine, name, 0)) for name in ("evaluations", "queries", "in_workers")}
+    await plane.close()
+    return report, elapsed, counts
+
+
+async def run_audit(root: Path, *, artifacts: int, workers: Sequence[int] = (1, 2)) -> Section:
+    """``audit run`` over ``artifacts`` stored records, beside reading them raw and evaluating with regopy.
+
+    The baseline: the same rows read with sqlite3 and every check of every
+    artifact decided by a direct regopy query (no cache, no batching), timed
+    on a sample and scaled. The audit runs once per entry of ``workers``
+    (worker processes deciding in parallel; 1: this process only).
+    """
     import sqlite3
 
-    from artifact_plane.audit import DEFAULT_CHECKS, audit_policies
+    from artifact_plane.audit import DEFAULT_CHECKS
     from artifact_plane.models import PolicyInput, Subject
     from artifact_plane.realms_manifest import load_realm_manifests, policy_data
     from artifact_plane.wiring import build_plane
@@ -194,9 +226,6 @@ async def run_audit(root: Path, *, artifacts: int) -> Section:
     for start in range(0, artifacts, 1000):
         chunk = _records(min(1000, artifacts - start), start=start)
         await plane.registry.insert_artifacts([(record, ()) for record in chunk])
-    started = time.perf_counter()
-    report = await audit_policies(plane, tenants=[TENANT], batch=500)
-    ours = time.perf_counter() - started
     await plane.close()
 
     # Baseline: read the same rows with sqlite3, evaluate each check directly (a sample, per artifact).
@@ -208,36 +237,57 @@ async def run_audit(root: Path, *, artifacts: int) -> Section:
             "SELECT * FROM artifacts WHERE tenant_id = ? ORDER BY created_at, artifact_id LIMIT ?",
             (TENANT, sample),
         ).fetchall()
-    sampled = _records(sample, start=0)
-    for record in sampled:
+    baseline_denied = 0
+    for record in _records(sample, start=0):
         for check in DEFAULT_CHECKS:
             subject = Subject(id=record.created_by, tenant=TENANT, roles=check.roles, realm=record.realm)
-            direct.decide(
-                PolicyInput(subject=subject, action=check.action, resource=record.resource()).document()
-            )
+            document = PolicyInput(
+                subject=subject, action=check.action, resource=record.resource()
+            ).document()
+            baseline_denied += not direct.decide(document)
     theirs = (time.perf_counter() - started) * artifacts / sample
-    per_million = ours / artifacts * 1_000_000
-    section.add(
-        f"audit run, {artifacts:,} artifacts, {len(DEFAULT_CHECKS)} checks",
-        rate(artifacts, ours, "artifacts"),
-        rate(artifacts, theirs, "artifacts") + " (sqlite3 rows + direct regopy)",
-        ours / theirs if theirs > 0 else None,
-        note=f"baseline timed on {sample:,} of them, scaled",
+
+    runs: dict[str, Any] = {}
+    for count in workers:
+        report, ours, counts = await _audit_once(root, count)
+        per_million = ours / artifacts * 1_000_000
+        label = "this process" if count == 1 else f"{count} worker processes"
+        section.add(
+            f"audit run, {artifacts:,} artifacts, {len(DEFAULT_CHECKS)} checks, {label}",
+            rate(artifacts, ours, "artifacts"),
+            rate(artifacts, theirs, "artifacts") + " (sqlite3 rows + direct regopy)",
+            ours / theirs if theirs > 0 else None,
+            note=f"→ {per_million:,.0f} s per 1M artifacts (goal ≤ 60 s)",
+        )
+        runs[f"workers_{count}"] = {
+            "workers": count,
+            "audit_s": ours,
+            "per_million_s": per_million,
+            "scanned": report.scanned,
+            "decisions": report.decisions,
+            "violations": len(report.violations),
+            **counts,
+        }
+    best = min(runs.values(), key=lambda run: float(run["audit_s"]))
+    section.notes.append(
+        f"extrapolated to 1M artifacts: {best['per_million_s']:,.0f} s at best ({best['workers']} "
+        f"process(es) deciding; goal ≤ 60 s)"
     )
     section.notes.append(
-        f"extrapolated to 1M artifacts: {per_million:,.0f} s (goal ≤ 60 s); half the artifacts are named "
-        "(a distinct URI each: every decision evaluated), half unnamed (repeats the engine's cache answers)"
+        f"baseline timed on {sample:,} artifacts and scaled; it decides every check of every artifact with "
+        "one regopy query; the audit decides each distinct request once (named artifacts are all distinct: "
+        "their URI is read by the realm rules and quoted in denials) in batch queries of 50"
     )
+    section.notes.append(MIX)
     section.data = {
         "artifacts": artifacts,
-        "scanned": report.scanned,
-        "decisions": report.decisions,
-        "violations": len(report.violations),
-        "audit_s": ours,
         "baseline_s_scaled": theirs,
         "baseline_sample": sample,
         "baseline_rows_read": len(rows),
-        "per_million_s": per_million,
+        "baseline_denied_in_sample": baseline_denied,
+        # The fastest run's figures, then every run's.
+        **{name: best[name] for name in ("audit_s", "per_million_s", "scanned", "decisions", "violations")},
+        "runs": runs,
     }
     return section
 
