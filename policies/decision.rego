@@ -10,6 +10,8 @@
 # seconds and gigabytes per test.
 package artifact_plane.authz
 
+import data.artifact_plane.authz.classification
+import data.artifact_plane.authz.content
 import data.artifact_plane.authz.realms
 import data.artifact_plane.authz.roles
 import data.artifact_plane.authz.tenant
@@ -21,7 +23,10 @@ realm_manifests := data.realms
 
 decision := decide(input, realm_manifests)
 
-decide(req, manifests) := verdict([tenant.assess(req), roles.assess(req), realms.assess(req, manifests)])
+decide(req, manifests) := verdict([
+	tenant.assess(req), roles.assess(req), realms.assess(req, manifests),
+	content.assess(req, manifests), classification.assess(req, manifests),
+])
 
 verdict(answers) := {"allow": true, "reasons": []} if {
 	count([answer | some answer in answers; answer.allow == true; count(answer.objections) == 0]) == count(answers)

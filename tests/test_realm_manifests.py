@@ -43,7 +43,13 @@ def test_policy_data_uses_manifest_keys() -> None:
         "allowedTypes": ["interpretation"],
     }
     content = policy_data(load_realm_manifests(REALMS_DIR))["realms"]["content"]
-    assert "allowedTypes" not in json.dumps(content)  # absent, not null, when not given
+    assert "allowedTypes" not in json.dumps(content["permissions"])  # absent, not null, when not given
+    assert "allowedTypes" not in content["content"]  # the landing realm takes any type
+    assert content["content"]["sensitiveTypes"] == ["personal_data"]
+    journey = realm_data()["realms"]["journey"]["content"]
+    assert journey["allowedTypes"] == ["blueprint", "sop", "workflow"]
+    insights = realm_data()["realms"]["insights"]["content"]
+    assert insights == {"maxSizeBytes": 64 * 1024 * 1024, "sensitiveTypes": []}
 
 
 def write_manifest(root: Path, directory: str, text: str) -> Path:

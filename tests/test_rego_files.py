@@ -174,7 +174,35 @@ MUTATIONS = [
         "realms_test.rego",
         "test_read_other_realm_by_type",
     ),
-    ("decision.rego", "count(answers)", "1", "decision_test.rego", "test_every_objection_is_reported_sorted"),
+    # Two concerns ignored: the request with three allowing concerns must no longer pass.
+    (
+        "decision.rego",
+        "== count(answers)",
+        "== count(answers) - 2",
+        "decision_test.rego",
+        "test_every_objection_is_reported_sorted",
+    ),
+    (
+        "content.rego",
+        "req.resource.size_bytes > rules.maxSizeBytes",
+        "req.resource.size_bytes > rules.maxSizeBytes + 1",
+        "content_test.rego",
+        "test_one_byte_over_the_limit_is_refused",
+    ),
+    (
+        "content.rego",
+        "not has_retention(req.resource)",
+        "has_retention(req.resource)",
+        "content_test.rego",
+        "test_a_sensitive_type_needs_a_retention_policy",
+    ),
+    (
+        "classification.rego",
+        'export_blocked(object.get(req.resource, "inherited_tags", []))',
+        "[]",
+        "classification_test.rego",
+        "test_pii_inherited_along_lineage_is_not_exported",
+    ),
 ]
 
 

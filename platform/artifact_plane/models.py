@@ -262,6 +262,7 @@ class StoredPayload(_Frozen):
 Action = Literal[
     "create",
     "read",
+    "export",
     "list",
     "update",
     "delete",

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from artifact_plane.authz import Authorizer
+from artifact_plane.classification import Classifier
 from artifact_plane.errors import ConflictError, NotFoundError
 from artifact_plane.masking import InputMask
 from artifact_plane.models import ArtifactStatus, Execution, StoredPayload, Subject, utcnow
@@ -59,6 +60,7 @@ class ArtifactPlane:
         self.settings = settings or Settings()
         self.clock = clock
         self.authz = Authorizer(policy, decisions, InputMask.from_settings(self.settings))
+        self.classifier = Classifier(self, self.settings.classification_tags)
         # Decisions that allow a create commit with its record when the registry
         # holds the log: one transaction (one fsync) per write instead of two.
         self.decisions_commit_with_records = registry.holds_decisions_of(decisions)

@@ -83,6 +83,22 @@ class Permissions(_Model):
     write: tuple[WritePermission, ...] = ()
 
 
+class ContentRules(_Model):
+    """``content:``: what may be written into the realm, whoever writes it (policies/content.rego)."""
+
+    allowed_types: tuple[str, ...] | None = Field(default=None, alias="allowedTypes")
+    max_size_bytes: int | None = Field(default=None, alias="maxSizeBytes", gt=0)
+    sensitive_types: tuple[str, ...] = Field(default=(), alias="sensitiveTypes")
+
+    @field_validator("allowed_types", "sensitive_types")
+    @classmethod
+    def _types(cls, values: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        for value in values or ():
+            if not ID_PATTERN.fullmatch(value):
+                raise ValueError(f"{value!r} must be an artifact type (ASCII letters, digits, '_' or '-')")
+        return values
+
+
 class RealmManifest(_Model):
     """One realm's manifest (``realms/<id>/realm.yaml``)."""
 
@@ -90,6 +106,7 @@ class RealmManifest(_Model):
     description: str = ""
     produces: tuple[str, ...] = ()
     permissions: Permissions = Field(default_factory=Permissions)
+    content: ContentRules = Field(default_factory=ContentRules)
 
     @field_validator("id")
     @classmethod

@@ -8,7 +8,8 @@ transaction → return the ID.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from types import EllipsisType
 from typing import TYPE_CHECKING, Any
@@ -52,15 +53,20 @@ from artifact_plane.ports.registry import RETAINABLE, check_ttl
 from artifact_plane.records import build_record, check_fields, check_tags, parse_status
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
     from contextlib import AbstractAsyncContextManager
 
     from artifact_plane.authz import Grant
     from artifact_plane.plane import ArtifactPlane
+    from artifact_plane.ports.payloads import PayloadStore
 
 WRITE_MODES = {"upsert", "failIfExists"}
 VERSION_RETRIES = 20
 PAYLOAD_CONCURRENCY = 16
+
+
+def _size_of(prepared: PreparedPayload) -> dict[str, int]:
+    """``size_bytes`` for a policy resource; absent (not null) while a stream's size is unknown."""
+    return {} if prepared.size is None else {"size_bytes": prepared.size}
 
 
 def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
@@ -75,6 +81,18 @@ def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
             flat.append(error)
     ours = [e for e in flat if isinstance(e, ArtifactPlaneError)]
     return (ours or flat)[0]
+
+
+@dataclass(frozen=True)
+class PayloadExport:
+    """An allowed export of one artifact's payload (:meth:`ScopedPlane.export_payload`)."""
+
+    record: ArtifactRecord
+    _payloads: PayloadStore
+
+    def open(self, offset: int = 0, length: int | None = None) -> AsyncIterator[bytes]:
+        """A chunk stream of the payload, or of ``length`` bytes from ``offset``."""
+        return self._payloads.open(self.record.tenant_id, self.record.sha256, offset=offset, length=length)
 
 
 class ScopedPlane(LineageOps):
@@ -146,19 +164,23 @@ class ScopedPlane(LineageOps):
         )
         if artifact_id is not None:
             validate_id(artifact_id)
-        input_ids = await self._existing_inputs(inputs, execution_id)
+        input_ids, input_records = await self._existing_inputs(inputs, execution_id)
         prepared = prepare(data, content_type, encoding)
+        fields["inherited_tags"] = await self._plane.classifier.for_output(
+            self.tenant, execution_id, input_records
+        )
         resource = {
             **fields,
             "artifact_id": artifact_id,
             "content_type": prepared.content_type,
-            "size_bytes": prepared.size,
+            **_size_of(prepared),
             "tenant_id": self.tenant,
         }
         async with self._grant([resource]) as grant:
             stored = await self._plane.payloads.put_stream(
                 self.tenant, prepared.chunks, max_size=self._plane.settings.max_payload_bytes
             )
+            await self._recheck_sizes([resource], [prepared], [stored])
             record = build_record(
                 self.subject,
                 self._plane.clock(),
@@ -202,26 +224,39 @@ class ScopedPlane(LineageOps):
                     "inputs", "inputs are consumed by an execution: give execution_id too"
                 )
         wanted = [i for _, _, inputs, _ in specs for i in inputs]
-        await self._existing_inputs(wanted, "batch" if wanted else None)
+        _, found = await self._existing_inputs(wanted, "batch" if wanted else None)
+        by_id = {r.artifact_id: r for r in found}
+        # Items of one execution share its inputs: each output inherits from all of them.
+        consumed: dict[str | None, list[ArtifactRecord]] = {}
+        for fields, _, inputs, _ in specs:
+            consumed.setdefault(fields.get("execution_id"), []).extend(by_id[i] for i in inputs)
+        inherited = {
+            execution_id: await self._plane.classifier.for_output(self.tenant, execution_id, records)
+            for execution_id, records in consumed.items()
+        }
+        for fields, _, _, _ in specs:
+            fields["inherited_tags"] = inherited[fields.get("execution_id")]
         resources = [
             {
                 **fields,
                 "artifact_id": explicit,
                 "content_type": prepared.content_type,
-                "size_bytes": prepared.size,
+                **_size_of(prepared),
                 "tenant_id": self.tenant,
             }
             for fields, explicit, _, prepared in specs
         ]
         async with self._grant(resources) as grant:
-            return await self._create_granted(specs, grant)
+            return await self._create_granted(specs, resources, grant)
 
     async def _create_granted(
         self,
         specs: Sequence[tuple[dict[str, Any], str | None, Sequence[str], PreparedPayload]],
+        resources: Sequence[Mapping[str, Any]],
         grant: Grant,
     ) -> list[str]:
         stored_all = await self._store_all([prepared for _, _, _, prepared in specs])
+        await self._recheck_sizes(resources, [prepared for _, _, _, prepared in specs], stored_all)
         rows: dict[str, tuple[ArtifactRecord, list[LineageEdge]]] = {}
         ids: list[str] = []
         for (fields, explicit, inputs, prepared), stored in zip(specs, stored_all, strict=True):
@@ -243,6 +278,8 @@ class ScopedPlane(LineageOps):
             ids.append(art_id)
         existing = await self._plane.registry.get_many(self.tenant, list(rows))
         fresh = [(r, e) for art_id, (r, e) in rows.items() if art_id not in existing]
+        for record, edges in fresh:
+            await self._reach_siblings(record, edges)
         try:
             if fresh:
                 await self._plane.registry.insert_artifacts(fresh, decisions=grant.decisions)
@@ -313,14 +350,17 @@ class ScopedPlane(LineageOps):
                 "artifact_id", "named versions get their ID from name, version and content"
             )
         checked = check_fields(self.subject, artifact_type=artifact_type, realm=name.realm, **fields)
-        input_ids = await self._existing_inputs(inputs, checked.get("execution_id"))
+        input_ids, input_records = await self._existing_inputs(inputs, checked.get("execution_id"))
         prepared = prepare(data, content_type, encoding)
+        checked["inherited_tags"] = await self._plane.classifier.for_output(
+            self.tenant, checked.get("execution_id"), input_records
+        )
         resource = {
             **checked,
             "uri": str(name),
             "version": version,
             "content_type": prepared.content_type,
-            "size_bytes": prepared.size,
+            **_size_of(prepared),
             "tenant_id": self.tenant,
         }
         await self._plane.authz.require(self.subject, "create", [resource])
@@ -330,6 +370,7 @@ class ScopedPlane(LineageOps):
             stored = await self._plane.payloads.put_stream(
                 self.tenant, prepared.chunks, max_size=self._plane.settings.max_payload_bytes
             )
+            await self._recheck_sizes([resource], [prepared], [stored])
         except BaseException:
             if is_new:
                 await registry.release_name(self.tenant, str(name))
@@ -381,9 +422,25 @@ class ScopedPlane(LineageOps):
     async def open_payload(
         self, artifact_id: str, *, offset: int = 0, length: int | None = None
     ) -> tuple[ArtifactRecord, AsyncIterator[bytes]]:
-        """The record and a chunk stream of its payload (for large payloads)."""
+        """The record and a chunk stream of its payload (for large payloads), read inside the plane."""
         record = await self.get_meta(artifact_id)
         return record, self._plane.payloads.open(self.tenant, record.sha256, offset=offset, length=length)
+
+    async def export_payload(self, artifact_id: str) -> PayloadExport:
+        """Take a payload out of the plane (a download, a file): policy action ``export``.
+
+        ``export`` is judged like a read, and also by classification: in the
+        shipped policies, pii data — tagged so, or derived from data that was
+        — is exported by stewards only. One decision covers every range
+        opened through the returned :class:`PayloadExport`.
+
+        Raises:
+            NotFoundError: no such artifact.
+            PolicyDeniedError: you may not export it (reasons attached).
+        """
+        record = await self._plane.registry.get_artifact(self.tenant, validate_id(artifact_id))
+        await self._plane.authz.require(self.subject, "export", [record.resource()])
+        return PayloadExport(record, self._plane.payloads)
 
     async def read(
         self, uri: str, *, version: str | None = None, accept: Sequence[str] | None = None
@@ -661,6 +718,7 @@ class ScopedPlane(LineageOps):
         lineage edges. Anything else is a conflict. ``grant``'s decisions commit
         with the record (when the insert conflicts, the grant logs them itself).
         """
+        await self._reach_siblings(record, edges)
         try:
             if grant is None or grant.committed:
                 await self._plane.registry.insert_artifact(record, edges)
@@ -688,22 +746,57 @@ class ScopedPlane(LineageOps):
                 f"the same content exists as a {existing.status.value} artifact; "
                 "delete it or pass an explicit artifact_id",
             )
+        missing = [t for t in record.inherited_tags if t not in existing.inherited_tags]
+        if missing and edges:
+            # The new edges make it (and what is downstream of it) derived from classified inputs.
+            await self._plane.classifier.propagate(self.tenant, [record.artifact_id], missing)
         await self._plane.lineage.add_edges(edges)
         return record.artifact_id
 
-    async def _existing_inputs(self, inputs: Sequence[str], execution_id: str | None) -> list[str]:
-        """Check the inputs exist in this tenant and may be read (one policy batch)."""
+    async def _recheck_sizes(
+        self,
+        resources: Sequence[Mapping[str, Any]],
+        prepared: Sequence[PreparedPayload],
+        stored: Sequence[StoredPayload],
+    ) -> None:
+        """Ask policy again, with the size, for streams whose size was unknown until stored.
+
+        A denial leaves only the stored payload, unregistered: GC removes it.
+        """
+        late = [
+            {**resource, "size_bytes": s.size_bytes}
+            for resource, p, s in zip(resources, prepared, stored, strict=True)
+            if p.size is None
+        ]
+        if late:
+            await self._plane.authz.require(self.subject, "create", late)
+
+    async def _reach_siblings(self, record: ArtifactRecord, edges: Sequence[LineageEdge]) -> None:
+        """Before ``edges`` add inputs to an execution: its earlier outputs inherit them too."""
+        consumed = [e for e in edges if e.kind is EdgeKind.CONSUMED_BY]
+        if record.inherited_tags and consumed:
+            await self._plane.classifier.reach_outputs_of(
+                self.tenant, consumed[0].target_id, record.inherited_tags
+            )
+
+    async def _existing_inputs(
+        self, inputs: Sequence[str], execution_id: str | None
+    ) -> tuple[list[str], list[ArtifactRecord]]:
+        """Check the inputs exist in this tenant and may be read (one policy batch).
+
+        Returns the IDs as given and their records (each once).
+        """
         ids = [validate_id(i, "inputs") for i in inputs]
         if ids and execution_id is None:
             raise InvalidInputError("inputs", "inputs are consumed by an execution: give execution_id too")
         if not ids:
-            return ids
+            return ids, []
         found = await self._plane.registry.get_many(self.tenant, list(dict.fromkeys(ids)))
         missing = [i for i in ids if i not in found]
         if missing:
             raise NotFoundError("artifact", ", ".join(missing))
         await self._plane.authz.require(self.subject, "read", [r.resource() for r in found.values()])
-        return ids
+        return ids, list(found.values())
 
     def _edges(
         self, artifact_id: str, execution_id: str | None, inputs: Sequence[str], at: datetime

@@ -72,6 +72,13 @@ class Settings(BaseSettings):
         default=6 * 3600, gt=0, description="A running execution older than this is failed by `gc`."
     )
     sqlite_synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$")
+    classification_tags: list[str] = Field(
+        default_factory=lambda: ["pii", "phi", "pci", "confidential"],
+        description=(
+            "Tags that propagate downstream along lineage: an artifact derived from an input tagged "
+            'with one inherits it (JSON list: ["pii","secret"]).'
+        ),
+    )
 
     def resolved_registry_url(self) -> str:
         return self.registry_url or f"sqlite:///{(self.data_dir / 'registry.db').resolve()}"

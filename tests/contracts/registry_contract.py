@@ -646,6 +646,28 @@ class RegistryContract:
         assert _ids(await registry.find_by_execution("t2", "exec-1")) == ["d"]
         assert await registry.find_by_execution("t3", "exec-1") == []
 
+    async def test_add_inherited_tags_is_a_union_within_the_tenant(self, registry: Registry) -> None:
+        own = make_record(artifact_id="own", tags=("q3",), inherited_tags=("pii",))
+        plain = make_record(artifact_id="plain")
+        theirs = make_record("t2", "plain")
+        await _insert_all(registry, own, plain, theirs)
+        changed = await registry.add_inherited_tags("t1", ["own", "plain", "nobody"], ["pii", "phi"], ts(50))
+        assert sorted(changed) == ["own", "plain"]
+        got = await registry.get_many("t1", ["own", "plain"])
+        assert got["own"].inherited_tags == ("pii", "phi")
+        assert got["own"].tags == ("q3",)  # own tags are never touched
+        assert got["plain"].inherited_tags == ("pii", "phi")
+        assert got["plain"].updated_at == ts(50)
+        # Again: nothing changes, nothing is stamped.
+        assert await registry.add_inherited_tags("t1", ["own", "plain"], ["phi"], ts(60)) == []
+        assert (await registry.get_artifact("t1", "plain")).updated_at == ts(50)
+        # Another tenant's record with the same ID is never touched.
+        assert (await registry.get_artifact("t2", "plain")).inherited_tags == ()
+        # The tag filter matches inherited tags as well as own ones.
+        found = await registry.list_artifacts("t1", ArtifactFilter(tags=("phi",)), limit=10)
+        assert sorted(_ids(found)) == ["own", "plain"]
+        assert _ids(await registry.list_artifacts("t2", ArtifactFilter(tags=("phi",)), limit=10)) == []
+
     async def test_expire_due_expires_only_ready_and_due(self, registry: Registry) -> None:
         cases = {
             "due-early": ("t1", READY, ts(10)),

@@ -74,7 +74,8 @@ def get(
         me = plane.for_subject(subject)
         if output is None:
             return await me.get_meta(artifact_id)
-        record, chunks = await me.open_payload(artifact_id)
+        export = await me.export_payload(artifact_id)
+        record, chunks = export.record, export.open()
         if output == "-":
             await _to_stdout(chunks)
         else:

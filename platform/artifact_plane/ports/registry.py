@@ -233,6 +233,21 @@ class Registry(abc.ABC):
         """Every record produced by ``execution_id`` (in no particular order)."""
 
     @abc.abstractmethod
+    async def add_inherited_tags(
+        self, tenant: str, artifact_ids: Sequence[str], tags: Sequence[str], at: datetime
+    ) -> list[str]:
+        """Add ``tags`` to the ``inherited_tags`` of ``tenant``'s records among ``artifact_ids``.
+
+        One transaction; a union, so repeating it (or racing another) is
+        harmless. Records that had every tag already are left alone; IDs that
+        are not records of ``tenant`` are ignored. Returns the IDs changed,
+        whose ``updated_at`` becomes ``at``.
+
+        Raises:
+            BackendUnavailableError: the registry cannot be written.
+        """
+
+    @abc.abstractmethod
     async def expire_due(self, now: datetime, limit: int) -> list[ArtifactRecord]:
         """Mark up to ``limit`` ready records whose ``expires_at`` passed as expired; return them."""
 

@@ -304,6 +304,23 @@ class MemoryRegistry(Registry):
         found = [r for r in self._tenant(tenant).values() if r.execution_id == execution_id]
         return [_copy(r) for r in sorted(found, key=lambda r: (r.created_at, r.artifact_id))]
 
+    async def add_inherited_tags(
+        self, tenant: str, artifact_ids: Sequence[str], tags: Sequence[str], at: datetime
+    ) -> list[str]:
+        """Union ``tags`` into the inherited tags of the given records; return the IDs changed."""
+        changed: list[str] = []
+        async with self.lineage.lock:
+            records = self._tenant(tenant)
+            for art_id in dict.fromkeys(artifact_ids):
+                current = records.get(art_id)
+                if current is None:
+                    continue
+                merged = tuple(dict.fromkeys((*current.inherited_tags, *tags)))
+                if merged != current.inherited_tags:
+                    records[art_id] = current.model_copy(update={"inherited_tags": merged, "updated_at": at})
+                    changed.append(art_id)
+        return changed
+
     async def expire_due(self, now: datetime, limit: int) -> list[ArtifactRecord]:
         """Expire up to ``limit`` due ready records of any tenant, soonest due first."""
         async with self.lineage.lock:

@@ -267,6 +267,43 @@ class SqlRegistry(Registry):
         )
         return await self.database.run(lambda conn: _records(conn, stmt), write=False)
 
+    async def add_inherited_tags(
+        self, tenant: str, artifact_ids: Sequence[str], tags: Sequence[str], at: datetime
+    ) -> list[str]:
+        wanted = list(dict.fromkeys(tags))
+        ids = list(dict.fromkeys(artifact_ids))
+        if not wanted or not ids:
+            return []
+
+        def work(conn: Connection) -> list[str]:
+            changed: list[str] = []
+            for chunk in chunked(ids):
+                # Lock the rows (PostgreSQL) so a concurrent union is not lost; SQLite
+                # serialises writers already.
+                stmt = select(a.artifact_id, a.inherited_tags).where(
+                    a.tenant_id == tenant, a.artifact_id.in_(chunk)
+                )
+                if not self.database.is_sqlite:
+                    stmt = stmt.with_for_update()
+                for art_id, current in conn.execute(stmt).all():
+                    have = list(current or ())
+                    merged = list(dict.fromkeys([*have, *wanted]))
+                    if merged == have:
+                        continue
+                    conn.execute(
+                        update(artifacts)
+                        .where(a.tenant_id == tenant, a.artifact_id == art_id)
+                        .values(inherited_tags=merged, updated_at=at)
+                    )
+                    rows = [{"tenant_id": tenant, "artifact_id": art_id, "tag": tag} for tag in merged]
+                    insert_ignoring(
+                        conn, artifact_tags, rows, index_elements=["tenant_id", "artifact_id", "tag"]
+                    )
+                    changed.append(art_id)
+            return changed
+
+        return await self.database.run(work, write=True)
+
     async def expire_due(self, now: datetime, limit: int) -> list[ArtifactRecord]:
         if limit <= 0:
             return []

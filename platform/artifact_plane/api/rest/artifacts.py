@@ -34,7 +34,8 @@ def _matches(header: str | None, etag: str) -> bool:
 
 @authenticated("get_payload")
 async def get_payload(request: Request, me: ScopedPlane) -> Response:
-    record = await me.get_meta(request.path_params["artifact_id"])
+    export = await me.export_payload(request.path_params["artifact_id"])
+    record = export.record
     etag = f'"{record.sha256}"'
     headers = {"ETag": etag, "Accept-Ranges": "bytes"}
     if _matches(request.headers.get("if-none-match"), etag):
@@ -49,7 +50,7 @@ async def get_payload(request: Request, me: ScopedPlane) -> Response:
         headers["Content-Range"] = f"bytes */{record.size_bytes}"
         return Response(status_code=416, headers=headers)
     offset, length = (byte_range.start, byte_range.length) if byte_range else (0, None)
-    _, chunks = await me.open_payload(record.artifact_id, offset=offset, length=length)
+    chunks = export.open(offset, length)
     # Pull the first chunk now: a missing payload must become a 404, not a broken stream.
     first = await anext(chunks, b"")
 
