@@ -132,7 +132,7 @@ def test_documents_of_a_batch_equal_each_policy_input_masked_alone() -> None:
     resources = [{"artifact_id": f"a{i}", "metadata": {"ssn": SSN, "i": i}} for i in range(3)]
     context = {"authorization": TOKEN}
     mask = InputMask(["/resource/metadata/ssn", "/context/authorization", "/subject/roles"])
-    batch = mask.documents(subject.model_dump(mode="json"), "read", resources, context)
+    batch = mask.documents(subject, "read", resources, context)
     alone = [
         mask.apply(PolicyInput(subject=subject, action="read", resource=r, context=context).document())
         for r in resources

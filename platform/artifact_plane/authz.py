@@ -106,9 +106,7 @@ class Authorizer:
         now = utcnow()
         ids = _decision_ids(decisions)
         first = requests[0]  # subject, action and context are the same for every request
-        inputs = self.mask.documents(
-            first.subject.model_dump(mode="json"), action, [r.resource for r in requests], first.context
-        )
+        inputs = self.mask.documents(first.subject, action, [r.resource for r in requests], first.context)
         records = [
             DecisionRecord(
                 decision_id=decision_id,

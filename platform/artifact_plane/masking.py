@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from artifact_plane.errors import ConfigurationError
 
 if TYPE_CHECKING:
+    from artifact_plane.models import Subject
     from artifact_plane.settings import Settings
 
 __all__ = [
@@ -57,6 +58,8 @@ __all__ = [
 
 MASK = "***"
 DEFAULT_MAX_INPUT_BYTES = 8192
+# Subjects whose masked part is kept between decisions (a token's subject decides again and again).
+SUBJECT_CACHE = 4096
 TOP_LEVEL = ("subject", "action", "resource", "context")
 WILDCARD = "*"
 
@@ -246,6 +249,11 @@ def _plain(value: Any) -> tuple[Any, int]:
     The common case costs two C calls: dump (which refuses NaN and non-JSON
     types) and load, when the text shows nothing ``_copy`` would change.
     """
+    if type(value) is str:
+        text = _text(value)
+        return text, len(_ENCODER.encode(text))
+    if type(value) is dict and not value:
+        return {}, 2
     try:
         encoded = _ENCODER.encode(value)
     except (TypeError, ValueError):
@@ -319,6 +327,7 @@ class InputMask:
             raise ConfigurationError("AP_POLICY_LOG_INPUT_MAX_BYTES", f"{max_bytes} is below 512")
         self.paths = tuple(DEFAULT_MASK_PATHS if paths is None else paths)
         self.max_bytes = max_bytes
+        self._subjects: dict[Subject, tuple[Any, int]] = {}
         self._root = _Node()
         for path in self.paths:
             node = self._root
@@ -348,14 +357,18 @@ class InputMask:
 
     def documents(
         self,
-        subject: Mapping[str, Any],
+        subject: Subject,
         action: str,
         resources: Sequence[Mapping[str, Any]],
         context: Mapping[str, Any],
     ) -> list[dict[str, Any]]:
-        """:meth:`apply` of each resource's input document; the shared parts are masked once."""
+        """:meth:`apply` of each resource's :class:`~artifact_plane.models.PolicyInput` document.
+
+        The parts every resource shares are masked once; a subject's part is
+        kept for its next decisions (shared, never changed in place).
+        """
         (subject_doc, a), (action_doc, b), (context_doc, c) = (
-            self._part("subject", subject),
+            self._subject(subject),
             self._part("action", action),
             self._part("context", context),
         )
@@ -371,6 +384,14 @@ class InputMask:
             }
             logged.append(document if shared_size + size <= self.max_bytes else self._fit(document))
         return logged
+
+    def _subject(self, subject: Subject) -> tuple[Any, int]:
+        found = self._subjects.get(subject)
+        if found is None:
+            if len(self._subjects) >= SUBJECT_CACHE:
+                self._subjects.clear()
+            found = self._subjects[subject] = self._part("subject", subject.model_dump(mode="json"))
+        return found
 
     def _part(self, key: str, value: Any) -> tuple[Any, int]:
         """One part of the input, masked, and an upper bound of its size."""
