@@ -24,6 +24,8 @@ platform_types := {"invocation", "execution"}
 
 assess(req, manifests) := judge_content(req, rules_of(manifests, object.get(req.resource, "realm", null))) if {
 	req.action in {"create", "update"}
+} else := judge_retention_change(req, rules_of(manifests, object.get(req.resource, "realm", null))) if {
+	req.action == "retention"
 } else := actions.allowed
 
 rules_of(manifests, realm) := object.get(object.get(manifests, realm, {}), "content", {}) if {
@@ -62,10 +64,19 @@ retention_problem(req, rules) := concat("", [
 	": give a retention_policy",
 ]) if {
 	object.get(req.resource, "artifact_type", null) in object.get(rules, "sensitiveTypes", [])
-	not has_retention(req.resource)
+	not has_text(object.get(req.resource, "retention_policy", null))
 } else := ""
 
-has_retention(resource) if {
-	is_string(resource.retention_policy)
-	resource.retention_policy != ""
+# A steward changing retention (action retention) may not clear a sensitive type's policy.
+judge_retention_change(req, rules) := actions.refused(concat("", [
+	"content_retention: type ", req.resource.artifact_type, " is sensitive in realm ", req.resource.realm,
+	": its retention_policy cannot be cleared",
+])) if {
+	object.get(req.resource, "artifact_type", null) in object.get(rules, "sensitiveTypes", [])
+	not has_text(object.get(req.resource, "new_retention_policy", null))
+} else := actions.allowed
+
+has_text(value) if {
+	is_string(value)
+	value != ""
 }

@@ -56,6 +56,14 @@ test_a_sensitive_type_needs_a_retention_policy if {
 	objections("create", object.union(artifact("dataset", 10), {"retention_policy": "keep-7y"})) == set()
 }
 
+test_a_sensitive_types_retention_policy_cannot_be_cleared if {
+	objections("retention", object.union(artifact("dataset", 10), {"new_retention_policy": null})) == {
+		"content_retention: type dataset is sensitive in realm content: its retention_policy cannot be cleared",
+	}
+	objections("retention", object.union(artifact("dataset", 10), {"new_retention_policy": "keep-1y"})) == set()
+	objections("retention", object.union(artifact("analysis_result", 10), {"new_retention_policy": null})) == set()
+}
+
 test_every_problem_is_reported_together if {
 	count(objections("create", artifact("roadmap", 5000))) == 2
 }

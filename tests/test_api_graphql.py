@@ -152,6 +152,18 @@ async def test_artifact_with_its_producing_and_consuming_executions(api: Api) ->
     assert art["consumedBy"] == [{"id": later, "intent": "publish", "outputs": []}]
 
 
+async def test_classification_inherited_along_registered_lineage(api: Api) -> None:
+    source = await api.create(unique("emails"), tags=["pii", "crm"])
+    made = await api.create(unique("counts"))
+    below = await api.create(unique("chart"))
+    await api.ok(REGISTER, input={"executionId": unique("draw"), "inputs": [made], "outputs": [below]})
+    await api.ok(REGISTER, input={"executionId": unique("agg"), "inputs": [source], "outputs": [made]})
+    query = "query($id: ID!) { artifact(id: $id) { tags inheritedTags } }"
+    assert (await api.ok(query, id=source))["artifact"] == {"tags": ["pii", "crm"], "inheritedTags": []}
+    for derived in (made, below):
+        assert (await api.ok(query, id=derived))["artifact"] == {"tags": [], "inheritedTags": ["pii"]}
+
+
 async def test_artifacts_filters_each_narrow_the_page(api: Api) -> None:
     kind = unique("kind")
     tag = unique("tag")

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from artifact_plane.api.app import create_app
 from artifact_plane.plane import ArtifactPlane
-from tests.api_server import ALICE, BOB_OTHER_TENANT, READER, auth, client_for, make_settings
+from tests.api_server import ALICE, BOB_OTHER_TENANT, READER, STEWARD, auth, client_for, make_settings
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -139,6 +139,22 @@ async def test_range_requests_and_conditional_gets(rest: Rest) -> None:
     assert cached.status_code == 304
     assert cached.content == b""
     assert (await get(**{"if-none-match": '"other"'})).status_code == 200
+
+
+async def test_a_download_is_an_export_and_pii_leaves_through_stewards_only(rest: Rest) -> None:
+    created = await rest.upload(b"names and emails " + os.urandom(8), {"tags": "pii"})
+    assert created.status_code == 201, created.text
+    url = f"/api/artifact/{created.json()['artifact_id']}/payload"
+    for subject in (ALICE, READER):
+        refused = await rest.client.get(url, headers=auth(subject))
+        assert refused.status_code == 403
+        error = refused.json()["error"]
+        assert error["code"] == "FORBIDDEN"
+        assert "classification: the artifact is pii: only stewards may export it" in str(error)
+        # The metadata is a read, not an export.
+        assert (await rest.client.get(url.removesuffix("/payload"), headers=auth(subject))).status_code == 200
+    allowed = await rest.client.get(url, headers={**auth(STEWARD), "range": "bytes=0-4"})
+    assert (allowed.status_code, allowed.content) == (206, b"names")
 
 
 async def test_upload_refusals_store_nothing(rest: Rest) -> None:

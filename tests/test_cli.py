@@ -65,6 +65,19 @@ def big_file(tmp_path: Path) -> Path:
     return path
 
 
+def test_get_output_is_an_export_pii_needs_a_steward(data_dir: Path, tmp_path: Path) -> None:
+    source = tmp_path / "people.csv"
+    source.write_text("name,email\nada,ada@example.invalid\n")
+    artifact_id = put(source, "--type", "contacts", "--realm", "content", "--tag", "pii")
+    refused = cli("get", artifact_id, "--output", str(tmp_path / "copy.csv"))  # as the default admin
+    assert refused.exit_code != 0
+    assert "only stewards may export it" in refused.output
+    assert not (tmp_path / "copy.csv").exists()
+    ok("get", artifact_id)  # the metadata is a read, not an export
+    ok("get", artifact_id, "--output", str(tmp_path / "copy.csv"), "--roles", "steward")
+    assert (tmp_path / "copy.csv").read_bytes() == source.read_bytes()
+
+
 def test_put_get_round_trip_is_byte_for_byte(data_dir: Path, big_file: Path, tmp_path: Path) -> None:
     artifact_id = put(big_file, "--type", "blob", "--realm", "content")
     copy = tmp_path / "copy.bin"

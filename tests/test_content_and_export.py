@@ -99,6 +99,19 @@ async def test_a_realm_without_content_rules_takes_any_type(plane: ArtifactPlane
     assert (await plane.for_subject(ALICE).get_meta(art_id)).realm == "insights"
 
 
+async def test_a_sensitive_types_retention_policy_cannot_be_cleared(plane: ArtifactPlane) -> None:
+    steward = Subject(id="sue", tenant="acme", roles=("steward",), realm=None)
+    kept = await plane.for_subject(CARL).create_artifact(
+        b"rows", artifact_type="dataset", realm="content", retention_policy="keep-7y"
+    )
+    me = plane.for_subject(steward)
+    with pytest.raises(PolicyDeniedError, match="its retention_policy cannot be cleared"):
+        await me.set_retention(kept, retention_policy=None)
+    assert (await me.get_meta(kept)).retention_policy == "keep-7y"
+    changed = await me.set_retention(kept, retention_policy="keep-1y")
+    assert changed.retention_policy == "keep-1y"
+
+
 async def pii_lineage(plane: ArtifactPlane) -> tuple[str, str, str]:
     """(a pii source, an artifact derived from it, an unrelated plain artifact), all in insights."""
     me = plane.for_subject(ALICE)

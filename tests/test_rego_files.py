@@ -191,8 +191,8 @@ MUTATIONS = [
     ),
     (
         "content.rego",
-        "not has_retention(req.resource)",
-        "has_retention(req.resource)",
+        'not has_text(object.get(req.resource, "retention_policy", null))',
+        'has_text(object.get(req.resource, "retention_policy", null))',
         "content_test.rego",
         "test_a_sensitive_type_needs_a_retention_policy",
     ),

@@ -96,6 +96,9 @@ class Artifact:
     owner: str | None
     created_by: str | None
     tags: list[str]
+    inherited_tags: list[str] = strawberry.field(
+        description="Classification tags (pii, …) inherited from its lineage inputs, never set by hand."
+    )
     metadata: JSON
     created_at: datetime
     updated_at: datetime
@@ -134,6 +137,7 @@ class Artifact:
             owner=record.owner,
             created_by=record.created_by,
             tags=list(record.tags),
+            inherited_tags=list(record.inherited_tags),
             metadata=JSON(record.metadata),
             created_at=record.created_at,
             updated_at=record.updated_at,
