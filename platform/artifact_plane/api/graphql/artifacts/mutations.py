@@ -121,5 +121,6 @@ class ArtifactMutations:
     delete_artifact: DeleteArtifactPayload | None = strawberry.mutation(
         resolver=delete_artifact,
         extensions=[authenticated()],
-        description="Delete a record; its payload goes at the next GC when nothing else uses it.",
+        description="Delete a record (stewards only); its payload goes at the next GC when nothing "
+        "else uses it.",
     )
