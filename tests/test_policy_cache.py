@@ -306,3 +306,16 @@ async def test_worker_processes_answer_a_large_batch_as_this_process_does(tmp_pa
     finally:
         await pooled.close()
         await here.close()
+
+
+async def test_input_strings_and_values_reach_the_policy_intact(tmp_path: Path) -> None:
+    names = ["héllo ✓ 日本", 'a "quoted" name', "back\\slash", "tab\there", "yes-" + "x" * 5000]
+    engine = _batch_engine(tmp_path)
+    batched = await engine.decide_many([_named(name) for name in names])
+    single = [await _batch_engine(tmp_path / str(n)).decide(_named(name)) for n, name in enumerate(names)]
+    for name, one, many in zip(names, single, batched, strict=True):
+        assert (one.allow, one.reasons) == (many.allow, many.reasons) == (True, (f"ok: {name}",))
+    # A value regopy cannot hold (an integer past 64 bits) is a deny naming the problem, not a crash.
+    huge = await engine.decide(_named(2**70))
+    assert not huge.allow
+    assert huge.reasons[0].startswith("policy engine error:")

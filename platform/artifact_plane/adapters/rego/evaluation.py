@@ -9,6 +9,7 @@ several times cheaper (see ``bench/policy.py``).
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import re
 import threading
@@ -69,6 +70,58 @@ def project(document: Mapping[str, Any], inputs: DecisionInputs | None) -> Mappi
     return {**document, "resource": {name: value for name, value in resource.items() if name in keep}}
 
 
+class _JsonInput(Input):  # type: ignore[misc]  # regopy is untyped
+    """A regopy ``Input`` built from JSON-shaped values (dict, list, str, int, float, bool, None).
+
+    Hand-written because regopy's own converter (``Input(value)``) is half
+    the cost of building a request: it copies every string into a fresh
+    ctypes buffer and tests each value against the collections ABCs. This
+    makes the same C API calls in the same order, with the strings passed as
+    bytes and the types dispatched exactly (what ``to_jsonable_python``
+    gives), about twice as fast (measured on the audit's documents).
+    """
+
+    def __init__(self, value: Any) -> None:  # deliberately not Input.__init__
+        lib = capi.rego
+        handle = capi.rego_new_input()
+        ok = capi.Code.OK
+
+        def add(item: Any) -> None:
+            kind = type(item)
+            if kind is str:
+                code = lib.regoInputString(handle, item.encode("utf-8"))
+            elif kind is dict:
+                for key, member in item.items():
+                    add(key)
+                    add(member)
+                    if lib.regoInputObjectItem(handle) != ok:
+                        raise ValueError("regopy refused an object item")
+                code = lib.regoInputObject(handle, len(item))
+            elif kind is list or kind is tuple:
+                for member in item:
+                    add(member)
+                code = lib.regoInputArray(handle, len(item))
+            elif kind is bool:
+                code = lib.regoInputBoolean(handle, item)
+            elif kind is int:
+                code = lib.regoInputInt(handle, item)
+            elif kind is float:
+                code = lib.regoInputFloat(handle, item)
+            elif item is None:
+                code = lib.regoInputNull(handle)
+            else:
+                raise TypeError(f"cannot send a {kind.__name__} to the policy engine")
+            if code != ok:
+                raise ValueError(f"regopy refused a {kind.__name__} value")
+
+        try:
+            add(value)
+        except BaseException:
+            capi.rego_free_input(handle)
+            raise
+        self._impl = handle
+
+
 def _node_value(node: Any) -> Any:
     """Convert an output node to Python.
 
@@ -117,8 +170,8 @@ def _as_decision(value: Any) -> Decision:
 def _query(interpreter: Any, bundle: Any, lock: threading.Lock, entrypoint: str, value: Any) -> Any:
     """The entrypoint's value for ``value`` as input (one expression, unwrapped)."""
     try:
-        policy_input = Input(to_jsonable_python(value))
-    except (TypeError, ValueError) as exc:
+        policy_input = _JsonInput(to_jsonable_python(value))
+    except (TypeError, ValueError, OverflowError, ctypes.ArgumentError) as exc:
         raise EvaluationError(f"input is not JSON: {exc}") from exc
     with lock:
         interpreter.set_input(policy_input)
