@@ -275,10 +275,20 @@ async def test_one_failing_request_fails_closed_alone_in_a_batch(tmp_path: Path)
     assert engine.evaluations == before + 1
 
 
-async def test_a_policy_that_reads_input_directly_is_not_batched(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "text"),
+    [
+        ("batch.rego", BATCH_POLICY + "\nextra := input.resource.name\n"),
+        # Named like the entrypoint, but in another package: still a direct read.
+        ("other.rego", "package other\n\ndecision := input.resource.name\n"),
+    ],
+)
+async def test_a_policy_that_reads_input_directly_is_not_batched(
+    tmp_path: Path, module: str, text: str
+) -> None:
     # In a batch query `input` is every request: such a rule would answer wrongly there.
-    direct = BATCH_POLICY + "\nextra := input.resource.name\n"
-    engine = _batch_engine(tmp_path, direct)
+    engine = _batch_engine(tmp_path)
+    (tmp_path / "batch-policies" / module).write_text(text)
     decisions = await engine.decide_many([_named("yes-1"), _named("no-2"), _named("yes-3")])
     assert [d.allow for d in decisions] == [True, False, True]
     assert engine.queries == engine.evaluations == 3

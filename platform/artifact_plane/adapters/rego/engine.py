@@ -165,8 +165,9 @@ def _batch_safe(files: Sequence[tuple[str, str]], entrypoint: str, batch_entrypo
 
     In a batch query ``input`` is ``{"requests": [...]}``: a rule that reads
     ``input`` itself, rather than the request handed to it, would answer
-    differently. So only the two entrypoint rules may name ``input``; and the
-    policies must define the batch rule at all.
+    differently. So only the two entrypoint rules may name ``input`` (on the
+    line that defines them, in their package); and the policies must define
+    the batch rule at all. Anything else: one query per request.
     """
     package, _, rule = batch_entrypoint.rpartition("/")
     single = entrypoint.rpartition("/")[2]
@@ -177,9 +178,10 @@ def _batch_safe(files: Sequence[tuple[str, str]], entrypoint: str, batch_entrypo
         if not name.endswith(".rego"):
             continue
         code = _STRINGS_AND_COMMENTS.sub("", text)
-        found = found or (package.replace("/", ".") in _PACKAGE.findall(text) and bool(defines.search(code)))
+        home = package.replace("/", ".") in _PACKAGE.findall(text)  # the entrypoints' own package
+        found = found or (home and bool(defines.search(code)))
         for number, line in enumerate(code.splitlines(), start=1):
-            if re.search(r"\binput\b", line) and not entry_line.match(line):
+            if re.search(r"\binput\b", line) and not (home and entry_line.match(line)):
                 return f"{name}:{number} reads input directly (a batch query's input is every request)"
     return None if found else f"no policy defines {batch_entrypoint}"
 
