@@ -473,6 +473,7 @@ async def test_bad_uris_are_refused_and_nothing_written(plane: ArtifactPlane, ba
         ("version", {"version": "1.0"}),
         ("version", {"version": "v1.0.0"}),
         ("ttl", {"ttl": -1}),
+        ("ttl", {"ttl": 10**12}),  # past the 32-bit column: refused, not an overflow
         ("mode", {"mode": "overwrite"}),
         ("artifact_type", {"artifact_type": "bad type"}),
         ("tags", {"tags": ["ok", "no spaces"]}),

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from artifact_plane.errors import InvalidInputError
 from artifact_plane.ids import SemVer, payload_key, validate_id
 from artifact_plane.models import ArtifactRecord, ArtifactStatus, StoredPayload, Subject
+from artifact_plane.ports.registry import check_ttl
 
 TAG_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 CREATABLE = {ArtifactStatus.PENDING, ArtifactStatus.READY}
@@ -46,9 +47,7 @@ def check_fields(subject: Subject, **given: Any) -> dict[str, Any]:
             validate_id(given[key], key)
     if given.get("schema_version") is not None:
         SemVer.parse(given["schema_version"])
-    ttl = given.get("ttl")
-    if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or ttl < 0):
-        raise InvalidInputError("ttl", f"{ttl!r} must be a whole number of seconds >= 0")
+    check_ttl(given.get("ttl"))  # bounded too: the SQL column is 32-bit
     if "status" in given:
         given["status"] = parse_status(given["status"])
         if given["status"] not in CREATABLE:
