@@ -8,6 +8,13 @@ compiles the new revision. Evaluation runs in a worker thread, one
 interpreter per revision behind a lock (regopy blocks and is not
 thread-safe).
 
+Decisions are cached per revision by what the policies declare they read
+(``decision_inputs.json``, see :mod:`.inputs`), and only those resource
+fields are sent. What is not cached goes 50 requests to a query of the
+policies' batch entrypoint (``decisions`` over ``input.requests``) when no
+rule reads ``input`` directly (:mod:`.evaluation`), and past 200 requests
+to worker processes when ``workers`` > 1 (:mod:`.pool`).
+
 Every evaluation problem fails closed: the decision is a deny whose reason
 starts with ``policy engine error:``, and the problem is logged.
 """
