@@ -94,6 +94,23 @@ async def test_the_size_limit_holds_for_bytes_and_for_streams(plane: ArtifactPla
     assert await me.versions("artifact://content/results/big.json") == []
 
 
+async def test_a_files_size_is_known_before_anything_is_stored(plane: ArtifactPlane, tmp_path: Path) -> None:
+    me = plane.for_subject(CARL)
+    big = tmp_path / "big.bin"
+    big.write_bytes(b"z" * 101)
+    with big.open("rb") as handle, pytest.raises(PolicyDeniedError, match="over realm content's limit"):
+        await me.create_artifact(handle, artifact_type="analysis_result", realm="content")
+    assert [p async for p in plane.payloads.scan()] == []  # refused before the payload was written
+    with big.open("rb") as handle:
+        handle.seek(1)  # what is left to read counts: 100 bytes, at the limit
+        kept = await me.create_artifact(handle, artifact_type="analysis_result", realm="content")
+    assert (await me.get_meta(kept)).size_bytes == 100
+    creates = await plane.decisions.query(
+        "acme", DecisionFilter(subject_id="carl", action="create"), limit=10
+    )
+    assert [d.allow for d in creates] == [False, True]  # one decision each: the size was known
+
+
 async def test_a_realm_without_content_rules_takes_any_type(plane: ArtifactPlane) -> None:
     art_id = await plane.for_subject(ALICE).create_artifact(b"notes", artifact_type="anything")
     assert (await plane.for_subject(ALICE).get_meta(art_id)).realm == "insights"

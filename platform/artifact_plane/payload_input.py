@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import IO, Any
@@ -24,7 +26,8 @@ class PreparedPayload:
     chunks: AsyncIterator[bytes]
     content_type: str
     encoding: str | None
-    size: int | None  # known up front for in-memory data, None for streams
+    # Known up front for in-memory data and regular files (what is left to read); None for streams.
+    size: int | None
 
 
 def prepare(data: object, content_type: str | None, encoding: str | None) -> PreparedPayload:
@@ -53,7 +56,9 @@ def prepare(data: object, content_type: str | None, encoding: str | None) -> Pre
             raise InvalidInputError("data", f"not JSON-serialisable: {exc}") from exc
         return PreparedPayload(iter_chunks(raw), content_type or "application/json", "utf-8", len(raw))
     if hasattr(data, "read"):
-        return PreparedPayload(_read_file(data), content_type or "application/octet-stream", encoding, None)
+        return PreparedPayload(
+            _read_file(data), content_type or "application/octet-stream", encoding, _file_size(data)
+        )
     if isinstance(data, AsyncIterable):
         return PreparedPayload(
             _check_chunks(data), content_type or "application/octet-stream", encoding, None
@@ -63,6 +68,17 @@ def prepare(data: object, content_type: str | None, encoding: str | None) -> Pre
         "expected bytes, str, a JSON dict/list, a binary file or an async byte stream, "
         f"got {type(data).__name__}",
     )
+
+
+def _file_size(handle: Any) -> int | None:
+    """The bytes left to read in a regular file, else None (a pipe, a socket, a wrapper)."""
+    try:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            return None
+        return max(status.st_size - int(handle.tell()), 0)
+    except (AttributeError, OSError, TypeError, ValueError):  # io.UnsupportedOperation is an OSError
+        return None
 
 
 async def _read_file(handle: Any) -> AsyncIterator[bytes]:

@@ -759,14 +759,15 @@ class ScopedPlane(LineageOps):
         prepared: Sequence[PreparedPayload],
         stored: Sequence[StoredPayload],
     ) -> None:
-        """Ask policy again, with the size, for streams whose size was unknown until stored.
+        """Ask policy again, with the size, where it was unknown (a stream) or turned out other
+        than declared (a file that grew while read).
 
         A denial leaves only the stored payload, unregistered: GC removes it.
         """
         late = [
             {**resource, "size_bytes": s.size_bytes}
             for resource, p, s in zip(resources, prepared, stored, strict=True)
-            if p.size is None
+            if p.size != s.size_bytes
         ]
         if late:
             await self._plane.authz.require(self.subject, "create", late)
