@@ -329,3 +329,37 @@ async def test_input_strings_and_values_reach_the_policy_intact(tmp_path: Path) 
     huge = await engine.decide(_named(2**70))
     assert not huge.allow
     assert huge.reasons[0].startswith("policy engine error:")
+
+
+async def test_the_shipped_batch_entrypoint_answers_as_the_single_decision() -> None:
+    # Every realm x every action x reader/writer/steward, named and unnamed, some across tenants:
+    # allows and denials of every concern, decided in batch queries and one query at a time.
+    realms = ("content", "insights", "journey", "outcomes")
+    actions = ("read", "create", "delete", "export", "lineage.read")
+    requests = []
+    for n, (realm, action, role) in enumerate(
+        (realm, action, role)
+        for realm in realms
+        for action in actions
+        for role in ("reader", "writer", "steward")
+    ):
+        subject = Subject(id=f"u{n % 3}", tenant="acme", roles=(role,), realm=realms[n % len(realms)])
+        resource = {
+            "tenant_id": "acme" if n % 11 else "globex",
+            "realm": realm,
+            "artifact_type": ("report", "dataset", "interpretation", "roadmap")[n % 4],
+            "uri": f"artifact://{realm}/reports/{n}.json" if n % 2 else None,
+            "tags": ["pii"] if n % 5 == 0 else [],
+            "size_bytes": 10**n % 10**9,
+        }
+        requests.append(PolicyInput(subject=subject, action=action, resource=resource))
+    data = policy_data(load_realm_manifests(REPO / "realms"))
+    batched = RegoPolicyEngine(POLICIES, data, reload_interval=3600)
+    single = RegoPolicyEngine(POLICIES, data, reload_interval=3600, batch_entrypoint=None)
+    many = await batched.decide_many(requests)
+    one_by_one = await single.decide_many(requests)
+    assert batched.queries < batched.evaluations  # batch queries were used
+    assert single.queries == single.evaluations
+    assert [(d.allow, d.reasons) for d in many] == [(d.allow, d.reasons) for d in one_by_one]
+    assert {d.allow for d in many} == {True, False}
+    assert not any(r.startswith("policy engine error") for d in many for r in d.reasons)
