@@ -146,7 +146,7 @@ BASELINE_SAMPLE = 3_000  # artifacts the baseline evaluates; its cost is per art
 AUDIT_CREATORS = 20
 MIX = (
     "the mix: every realm of realms/, each artifact of a type its manifest produces; half named (a distinct "
-    "URI each, nested paths: every one a new decision), half content-addressed (no URI); 20 creators; sizes "
+    "URI each, nested paths), half content-addressed (no URI); 20 creators; sizes "
     "from 100 B to 13 MB; 1 in 10 carries a retention policy, 1 in 20 a pii tag"
 )
 
@@ -275,8 +275,9 @@ async def run_audit(root: Path, *, artifacts: int, workers: Sequence[int] = (1, 
     )
     section.notes.append(
         f"baseline timed on {sample:,} artifacts and scaled; it decides every check of every artifact with "
-        "one regopy query; the audit decides each distinct request once (named artifacts are all distinct: "
-        "their URI is read by the realm rules and quoted in denials) in batch queries of 50"
+        "one regopy query; the audit decides each distinct request once, in batch queries of 50: what the "
+        "policies declare they read (policies/decision_inputs.json), a URI by its realm and the manifest "
+        "globs its path matches for allows (denials quote the URI: each is evaluated)"
     )
     section.notes.append(MIX)
     section.data = {

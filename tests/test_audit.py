@@ -174,8 +174,12 @@ async def test_a_policy_change_mid_audit_decides_the_later_pages(
         assert report.to_json()["revisions"] == report.revisions
 
 
-def stored_records(count: int) -> list[ArtifactRecord]:
-    """``count`` named records in insights, a distinct URI each, every third a report."""
+def stored_records(count: int, *, creators: int = 1) -> list[ArtifactRecord]:
+    """``count`` named records in insights, a distinct URI each, every third a report.
+
+    A URI alone does not make a request distinct (allows are shared by URIs that
+    match the same globs): ``creators`` distinct creators do, as audit subjects.
+    """
     base = datetime(2026, 1, 1, tzinfo=UTC)
     records = []
     for n in range(count):
@@ -190,7 +194,7 @@ def stored_records(count: int) -> list[ArtifactRecord]:
                 payload_key=payload_key("acme", digest),
                 size_bytes=n,
                 uri=f"artifact://insights/docs/{n}.json",
-                created_by="ina",
+                created_by="ina" if creators == 1 else f"ina-{n % creators}",
                 created_at=base + timedelta(seconds=n),
                 updated_at=base + timedelta(seconds=n),
             )
@@ -201,7 +205,8 @@ def stored_records(count: int) -> list[ArtifactRecord]:
 async def test_worker_processes_report_what_this_process_reports(tmp_path: Path, policy_dir: Path) -> None:
     tighten(policy_dir)
     async for plane in open_test_plane("embedded", tmp_path, policy_dir=policy_dir):
-        await plane.registry.insert_artifacts([(record, ()) for record in stored_records(150)])
+        stored = stored_records(150, creators=150)
+        await plane.registry.insert_artifacts([(record, ()) for record in stored])
         here = await audit_policies(plane, tenants=["acme"])
         await plane.policy.close()
         pooled = RegoPolicyEngine(policy_dir, policy_data(load_realm_manifests(REPO / "realms")), workers=2)

@@ -363,3 +363,101 @@ async def test_the_shipped_batch_entrypoint_answers_as_the_single_decision() -> 
     assert [(d.allow, d.reasons) for d in many] == [(d.allow, d.reasons) for d in one_by_one]
     assert {d.allow for d in many} == {True, False}
     assert not any(r.startswith("policy engine error") for d in many for r in d.reasons)
+
+
+# -------------------------------------------------------------- URIs projected for allows
+
+GLOBS = ["**", "*", "*.json", "reports/**", "inbox/*", "roadmaps/**", "a*b/**", "**/x.json", "r*/**/q*"]
+PATHS = [
+    "x.json",
+    "top.json",
+    "a/top.json",
+    "reports/q3.json",
+    "reports/",
+    "reports",
+    "reports/deep/q3.csv",
+    "inbox/x",
+    "inbox/x/y",
+    "inbox/",
+    "roadmaps/2027/plan.md",
+    "axb/c",
+    "ab/c",
+    "a/b/c",
+    "deep/a/x.json",
+    "x.json/more",
+    "r/z/q1",
+    "rq",
+    "r/q",
+    ".json",
+    "a.b-c_d/e.json",
+]
+
+
+def test_the_projection_matches_globs_exactly_as_regopy_does() -> None:
+    from regopy import Interpreter
+
+    from artifact_plane.adapters.rego.inputs import glob_regex
+
+    rego = Interpreter()
+    for glob in GLOBS:
+        pattern = glob_regex(glob)
+        assert pattern is not None
+        for path in PATHS:
+            output = rego.query(f'x := glob.match("{glob}", ["/"], "{path}")')
+            expected = output.ok() and output.binding("x").json() == "true"
+            assert bool(pattern.fullmatch(path)) == expected, (glob, path)
+    assert glob_regex("reports/?.json") is None  # beyond `*` and `**`: not projected
+
+
+def _at_uri(
+    uri: str, subject_realm: str | None, *, action: str = "read", realm: str | None = None
+) -> PolicyInput:
+    subject = Subject(id="svc", tenant="acme", roles=("writer",), realm=subject_realm)
+    place = realm or uri.removeprefix("artifact://").split("/", 1)[0]
+    resource = {"tenant_id": "acme", "realm": place, "artifact_type": "roadmap", "uri": uri}
+    return PolicyInput(subject=subject, action=action, resource=resource)
+
+
+async def test_an_allow_is_shared_by_uris_with_the_same_realm_and_glob_matches() -> None:
+    engine = _engine()
+    # Journey may read outcomes' roadmaps/**: a thousand roadmaps are one evaluation.
+    many = [_at_uri(f"artifact://outcomes/roadmaps/{n}/plan.json", "journey") for n in range(1000)]
+    decisions = await engine.decide_many(many)
+    assert all(d.allow and d.reasons == () for d in decisions)
+    assert engine.evaluations == 1
+    # Outside the glob: denied, each with its own URI in the reason (never shared).
+    outside = [_at_uri(f"artifact://outcomes/drafts/{n}.json", "journey") for n in range(3)]
+    denied = await engine.decide_many(outside)
+    assert [d.allow for d in denied] == [False, False, False]
+    for n, decision in enumerate(denied):
+        assert f"artifact://outcomes/drafts/{n}.json" in " ".join(decision.reasons)
+    assert engine.evaluations == 4  # a denied group's first, then the other two for their own reasons
+
+
+async def test_shared_allows_answer_as_deciding_each_request_alone(tmp_path: Path) -> None:
+    # The same requests through an engine with no declaration (no cache at all).
+    plain_dir = tmp_path / "plain"
+    shutil.copytree(POLICIES, plain_dir, ignore=shutil.ignore_patterns("*_test.rego"))
+    (plain_dir / "decision_inputs.json").unlink()
+    requests = [
+        _at_uri(uri, subject_realm, action=action)
+        for uri in [
+            "artifact://outcomes/roadmaps/a.json",
+            "artifact://outcomes/roadmaps/b/c.json",
+            "artifact://outcomes/solutions/s.json",
+            "artifact://outcomes/pocs/p.json",
+            "artifact://journey/blueprints/b.json",
+            "artifact://self/roadmaps/x.json",
+            "artifact://outcomes/",
+            "not-a-uri",
+            "artifact://insights/reports/r.json",
+        ]
+        for subject_realm in ("journey", "outcomes", None)
+        for action in ("read", "create")
+    ]
+    cached = await _engine().decide_many(requests * 2)
+    plain = _engine(plain_dir)
+    alone = [await plain.decide(request) for request in requests * 2]
+    assert [(d.allow, d.reasons) for d in cached] == [(d.allow, d.reasons) for d in alone]
+    assert any(d.allow for d in alone)
+    assert any(not d.allow for d in alone)

@@ -28,7 +28,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,14 @@ import anyio.to_thread
 from regopy import Interpreter, LogLevel, RegoError
 
 from artifact_plane.adapters.rego.evaluation import Decision, decide_documents, project, take
-from artifact_plane.adapters.rego.inputs import DECISION_INPUTS, DecisionInputs, cache_key, decision_inputs
+from artifact_plane.adapters.rego.inputs import (
+    DECISION_INPUTS,
+    DecisionInputs,
+    decision_inputs,
+    request_key,
+    resource_allow_key,
+    resource_key,
+)
 from artifact_plane.adapters.rego.pool import PolicySource, WorkerPool
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
 from artifact_plane.models import PolicyDecision, PolicyInput
@@ -258,6 +265,25 @@ def _compile(
     )
 
 
+CacheKey = tuple[Hashable, ...]  # (revision, "exact" | "allow", request key, resource key)
+
+
+class _Asked:
+    """One request as the engine keys it; its input document is built only if it must be evaluated."""
+
+    __slots__ = ("_document", "prefix", "request")
+
+    def __init__(self, request: PolicyInput, prefix: str) -> None:
+        self.request = request
+        self.prefix = prefix  # request_key(subject, action, context)
+        self._document: dict[str, Any] | None = None
+
+    def document(self) -> dict[str, Any]:
+        if self._document is None:
+            self._document = self.request.document()
+        return self._document
+
+
 class RegoPolicyEngine(PolicyEngine):
     """Rego policies evaluated in-process by regopy.
 
@@ -301,7 +327,7 @@ class RegoPolicyEngine(PolicyEngine):
         self._checked_at = time.monotonic()
         # Decisions by (revision, cache key): requests that agree on everything the
         # policies read get the same answer, so one evaluation serves them all.
-        self._cache: OrderedDict[tuple[str, str], Decision] = OrderedDict()
+        self._cache: OrderedDict[CacheKey, Decision] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.evaluations = 0  # how many documents regopy actually evaluated
         self.queries = 0  # how many regopy queries evaluated them (a batch query decides many)
@@ -321,7 +347,19 @@ class RegoPolicyEngine(PolicyEngine):
     async def decide_many(self, requests: Sequence[PolicyInput]) -> list[PolicyDecision]:
         if not requests:
             return []
-        documents = [request.document() for request in requests]
+        # The subject, action and context part of the key, once per distinct combination:
+        # a page of an audit or a listing asks for the same few subjects many times.
+        prefixes: dict[tuple[Any, ...], str] = {}
+        documents: list[_Asked] = []
+        for request in requests:
+            context = request.context
+            shown = json.dumps(context, sort_keys=True, default=str) if context else ""
+            memo = (request.subject, request.action, shown)
+            prefix = prefixes.get(memo)
+            if prefix is None:
+                subject = request.subject.model_dump(mode="json")
+                prefix = prefixes[memo] = request_key(subject, request.action, context)
+            documents.append(_Asked(request, prefix))
         # A worker-thread hop costs more than a cache lookup: answer from the
         # cache on the loop when every request is cached and no reload check is due.
         cached = self._cached_batch(documents)
@@ -329,7 +367,7 @@ class RegoPolicyEngine(PolicyEngine):
             return cached
         return await anyio.to_thread.run_sync(self._decide_batch, documents)
 
-    def _cached_batch(self, documents: Sequence[Mapping[str, Any]]) -> list[PolicyDecision] | None:
+    def _cached_batch(self, documents: Sequence[_Asked]) -> list[PolicyDecision] | None:
         """Every decision from the cache, or None when one is missing or the files are due a check."""
         state = self._state
         if time.monotonic() - self._checked_at >= self._reload_interval:
@@ -339,12 +377,9 @@ class RegoPolicyEngine(PolicyEngine):
         decisions: list[PolicyDecision] = []
         for document in documents:
             started = time.perf_counter()
-            key = (state.revision, cache_key(document, state.inputs))
-            with self._cache_lock:
-                found = self._cache.get(key)
-                if found is None:
-                    return None
-                self._cache.move_to_end(key)
+            found = self._lookup_lazily(state, document)
+            if found is None:
+                return None
             allow, reasons = found
             elapsed_ms = (time.perf_counter() - started) * 1000
             decisions.append(
@@ -370,43 +405,97 @@ class RegoPolicyEngine(PolicyEngine):
         self._state = _Compiled(self._state.revision, self._state.signature, error="policy engine closed")
         self._reload_interval = float("inf")
 
-    def _decide_batch(self, documents: Sequence[Mapping[str, Any]]) -> list[PolicyDecision]:
+    def _lookup(self, key: CacheKey | None, allow: CacheKey | None) -> Decision | None:
+        """The cached decision for a request: by its exact key, else an allow by its projection."""
+        with self._cache_lock:
+            for candidate in (key, allow):
+                if candidate is not None and (found := self._cache.get(candidate)) is not None:
+                    self._cache.move_to_end(candidate)
+                    return found
+        return None
+
+    def _remember(self, key: CacheKey | None, decision: Decision) -> None:
+        if key is None:
+            return
+        with self._cache_lock:
+            self._cache[key] = decision
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+
+    def _allow_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
+        if state.inputs is None or state.error is not None:
+            return None
+        projected = resource_allow_key(asked.request.resource, state.inputs)
+        return None if projected is None else (state.revision, "allow", asked.prefix, projected)
+
+    def _exact_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
+        if state.inputs is None or state.error is not None:
+            return None
+        return (state.revision, "exact", asked.prefix, resource_key(asked.request.resource, state.inputs))
+
+    def _lookup_lazily(self, state: _Compiled, asked: _Asked) -> Decision | None:
+        """:meth:`_lookup`, building the exact key only when the allow key misses."""
+        allow = self._allow_key(state, asked)
+        found = self._lookup(None, allow) if allow is not None else None
+        return found if found is not None else self._lookup(self._exact_key(state, asked), None)
+
+    def _keys(self, state: _Compiled, asked: _Asked) -> tuple[CacheKey | None, CacheKey | None]:
+        """(exact key, allow key) of a request; None where the policies declare nothing to key by."""
+        return self._exact_key(state, asked), self._allow_key(state, asked)
+
+    def _decide_batch(self, documents: Sequence[_Asked]) -> list[PolicyDecision]:
         state = self._current()  # reload check first: the cache is per revision
         started = time.perf_counter()
-        caching = state.inputs is not None and state.error is None
-        keys: list[tuple[str, str] | None] = []
+        keys = [self._keys(state, document) for document in documents]
         answers: dict[int, Decision] = {}  # by index into documents
-        missing: dict[tuple[str, str] | int, int] = {}  # key (or index, uncached) -> first index asking
-        for index, document in enumerate(documents):
-            key = (state.revision, cache_key(document, state.inputs)) if caching and state.inputs else None
-            keys.append(key)
-            if key is not None:
-                with self._cache_lock:
-                    found = self._cache.get(key)
-                    if found is not None:
-                        self._cache.move_to_end(key)
-                if found is not None:
-                    answers[index] = found
-                    continue
-            missing.setdefault(key if key is not None else index, index)
+        # Requests not cached, grouped by what decides allow-ness (the allow key, else the exact
+        # key, else the request alone); one request per group is evaluated first.
+        groups: dict[object, list[int]] = {}
+        for index, (key, allow) in enumerate(keys):
+            found = self._lookup(key, allow)
+            if found is not None:
+                answers[index] = found
+                continue
+            group = allow if allow is not None else (key if key is not None else index)
+            groups.setdefault(group, []).append(index)
         failures: list[str] = []
-        evaluated = self._evaluate_all(state, [documents[i] for i in missing.values()], failures)
-        for index, (decision, ok) in zip(missing.values(), evaluated, strict=True):
-            answers[index] = decision
-            key = keys[index]
-            if key is not None and ok:  # errors are never cached: the next call tries again
-                with self._cache_lock:
-                    self._cache[key] = decision
-                    if len(self._cache) > CACHE_SIZE:
-                        self._cache.popitem(last=False)
+        firsts = [members[0] for members in groups.values()]
+        evaluated = self._evaluate_all(state, [documents[i].document() for i in firsts], failures)
+        again: dict[object, list[int]] = {}  # denied groups: each request's own reasons, by exact key
+        for members, (decision, ok) in zip(groups.values(), evaluated, strict=True):
+            first = members[0]
+            key, allow = keys[first]
+            answers[first] = decision
+            if not ok:  # errors are never cached: the next call tries again
+                for index in members[1:]:
+                    answers[index] = decision
+                continue
+            if decision[0] and allow is not None:
+                self._remember(allow, decision)  # an allow has no reasons: every member shares it
+                for index in members[1:]:
+                    answers[index] = decision
+                continue
+            self._remember(key, decision)
+            for index in members[1:]:
+                if keys[index][0] == key and key is not None:
+                    answers[index] = decision
+                else:
+                    again.setdefault(keys[index][0] or index, []).append(index)
+        if again:
+            firsts = [members[0] for members in again.values()]
+            evaluated = self._evaluate_all(state, [documents[i].document() for i in firsts], failures)
+            for members, (decision, ok) in zip(again.values(), evaluated, strict=True):
+                if ok:
+                    self._remember(keys[members[0]][0], decision)
+                for index in members:
+                    answers[index] = decision
         decisions: list[PolicyDecision] = []
         each_ms = (time.perf_counter() - started) * 1000 / len(documents)  # a batch's time, shared
-        for index, key in enumerate(keys):
-            # A repeat of a key missing from the cache shares the answer of its first asker.
-            allow, reasons = answers[index] if key is None or index in answers else answers[missing[key]]
+        for index in range(len(documents)):
+            verdict, reasons = answers[index]
             decisions.append(
                 PolicyDecision(
-                    allow=allow,
+                    allow=verdict,
                     reasons=reasons,
                     revision=state.revision,
                     engine=self.name,

@@ -11,6 +11,16 @@ realm manifest's ``content.maxSizeBytes``). Its value matters only through
 which limits it exceeds, so the key holds ``(value > L for each L)`` instead
 of the value: two sizes on the same side of every limit share one decision.
 
+A field under ``globs`` (``{"uri": "paths"}``) is read ONLY by parsing it
+as ``artifact://<realm>/<path>`` and matching the path with
+``glob.match(g, ["/"], path)`` for globs g listed under the named key in the
+data (a manifest's ``permissions.*.paths``; and ``**``), besides being
+quoted in denial reasons. It stays in the exact key (reasons quote it), but
+:func:`allow_key` replaces it by its realm and which globs its path
+matches: an *allow* (which has no reasons) found for one URI answers every
+URI with the same projection, so a million named artifacts need not be a
+million evaluations. Denials are always evaluated for the request itself.
+
 A limit that is not a number is ignored, which is exact: in Rego a number is
 above every null and boolean and below every string, array and object, so
 ``number > non-number`` is the same for every number. A value that is not a
@@ -21,14 +31,27 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import re
+from collections.abc import Hashable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from artifact_plane.errors import ConfigurationError
 
-__all__ = ["DECISION_INPUTS", "DecisionInputs", "cache_key", "collect_limits", "decision_inputs"]
+__all__ = [
+    "DECISION_INPUTS",
+    "DecisionInputs",
+    "allow_key",
+    "cache_key",
+    "collect_globs",
+    "collect_limits",
+    "decision_inputs",
+    "glob_regex",
+    "request_key",
+    "resource_allow_key",
+    "resource_key",
+]
 
 DECISION_INPUTS = "decision_inputs.json"
 
@@ -40,6 +63,13 @@ class DecisionInputs:
     fields: frozenset[str]
     # (field, sorted distinct limits) for each threshold field, sorted by field.
     thresholds: tuple[tuple[str, tuple[int | float, ...]], ...] = ()
+    # (field, sorted distinct globs as compiled patterns) for each glob field, sorted by field.
+    globs: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
+
+    sorted_fields: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sorted_fields", tuple(sorted(self.fields)))
 
 
 def _is_number(value: object) -> bool:
@@ -56,6 +86,45 @@ def collect_limits(data: Any, key: str) -> tuple[int | float, ...]:
             for name, value in node.items():
                 if name == key and _is_number(value):
                     found.add(value)
+                else:
+                    stack.append(value)
+        elif isinstance(node, list | tuple):
+            stack.extend(node)
+    return tuple(sorted(found))
+
+
+# The glob characters realm manifests allow (realms_manifest._GLOB): `*` and `**` only.
+_SAFE_GLOB = re.compile(r"[A-Za-z0-9._*/-]+")
+URI_SCHEME = "artifact://"
+
+
+def glob_regex(glob: str) -> re.Pattern[str] | None:
+    """``glob.match(glob, ["/"], path)`` as a regex: ``**`` any characters, ``*`` any but ``/``.
+
+    None for a glob with other special characters (``?``, classes,
+    alternatives): its field is then not projected at all.
+    """
+    if not _SAFE_GLOB.fullmatch(glob):
+        return None
+    within = ("[^/]*".join(re.escape(bit) for bit in piece.split("*")) for piece in glob.split("**"))
+    return re.compile(".*".join(within))
+
+
+def collect_globs(data: Any, key: str) -> tuple[str, ...] | None:
+    """Every string in a list stored under ``key`` anywhere in ``data`` (and ``**``), sorted and distinct.
+
+    None when one of them is not a list of strings (nothing can be projected then).
+    """
+    found: set[str] = {"**"}
+    stack = [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Mapping):
+            for name, value in node.items():
+                if name == key and value is not None:
+                    if not isinstance(value, list | tuple) or not all(isinstance(g, str) for g in value):
+                        return None
+                    found.update(value)
                 else:
                     stack.append(value)
         elif isinstance(node, list | tuple):
@@ -81,6 +150,7 @@ def decision_inputs(
         declared = json.loads(text)
         fields = declared["resource"]
         thresholds = declared.get("thresholds", {})
+        globs = declared.get("globs", {})
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ConfigurationError(
             "AP_POLICY_DIR",
@@ -97,6 +167,15 @@ def decision_inputs(
             f"{where}: thresholds must map resource fields to data keys, "
             '{"size_bytes": "maxSizeBytes"} for example',
         )
+    if not isinstance(globs, dict) or not all(
+        isinstance(name, str) and isinstance(key, str) and name in fields and key
+        for name, key in globs.items()
+    ):
+        raise ConfigurationError(
+            "AP_POLICY_DIR",
+            f"{where}: globs must map resource fields (also listed under resource) to data keys, "
+            '{"uri": "paths"} for example',
+        )
     both = sorted(set(fields) & set(thresholds))
     if both:
         raise ConfigurationError(
@@ -105,7 +184,13 @@ def decision_inputs(
             "list a field read only as `field > limit` under thresholds alone",
         )
     resolved = tuple((name, collect_limits(data, thresholds[name])) for name in sorted(thresholds))
-    return DecisionInputs(frozenset(fields), resolved)
+    patterns: list[tuple[str, tuple[re.Pattern[str], ...]]] = []
+    for name in sorted(globs):
+        found = collect_globs(data, globs[name])
+        compiled = [glob_regex(g) for g in found] if found is not None else [None]
+        if all(c is not None for c in compiled):
+            patterns.append((name, tuple(c for c in compiled if c is not None)))
+    return DecisionInputs(frozenset(fields), resolved, tuple(patterns))
 
 
 def _threshold_key(value: object, limits: tuple[int | float, ...]) -> object:
@@ -118,14 +203,73 @@ def _threshold_key(value: object, limits: tuple[int | float, ...]) -> object:
     return bisect.bisect_left(limits, value)
 
 
-def cache_key(document: Mapping[str, Any], inputs: DecisionInputs) -> str:
+def _uri_projection(value: object, patterns: tuple[re.Pattern[str], ...]) -> Hashable:
+    """``[realm, matches…]`` for ``artifact://realm/path`` as realms.rego parses it; else the value."""
+    if not isinstance(value, str) or not value.startswith(URI_SCHEME):
+        return ("!value", freeze(value))
+    rest = value[len(URI_SCHEME) :]
+    cut = rest.find("/")
+    path = rest[cut + 1 :]
+    if cut <= 0 or not path:
+        return ("!value", value)
+    return ("!uri", rest[:cut], "".join("1" if p.fullmatch(path) else "0" for p in patterns))
+
+
+def request_key(subject: Any, action: object, context: object) -> str:
+    """The part of every key that is not the resource: subject, action and context, as JSON."""
+    return json.dumps([subject, action, context], sort_keys=True, separators=(",", ":"), default=str)
+
+
+def freeze(value: Any) -> Hashable:
+    """A hashable value equal exactly when the JSON values are equal (true is not 1, [1] is not (1,))."""
+    kind = type(value)
+    if kind is str or kind is int or value is None:  # the common case first: this runs per field
+        plain: Hashable = value
+        return plain
+    if kind is bool:
+        return ("!bool", value)
+    if isinstance(value, float):
+        return ("!nan",) if value != value else value  # 1.0 == 1, as in Rego
+    if isinstance(value, list | tuple):
+        return ("!list", *(freeze(item) for item in value))
+    if isinstance(value, Mapping):
+        return ("!object", *sorted((str(k), freeze(v)) for k, v in value.items()))
+    return ("!str", str(value))  # what the JSON document would carry (a datetime's text, say)
+
+
+def _resource_key(resource: Mapping[str, Any], inputs: DecisionInputs, *, project: bool) -> Hashable:
+    # A tuple, not JSON text: this runs for every request of every call (an audit's millions).
+    globs = dict(inputs.globs) if project else {}
+    parts: list[Hashable] = []
+    for name in inputs.sorted_fields:
+        if name in resource:
+            value = resource[name]
+            parts.append((name, _uri_projection(value, globs[name]) if name in globs else freeze(value)))
+    for name, limits in inputs.thresholds:
+        parts.append(("!above", name, freeze(_threshold_key(resource.get(name), limits))))
+    return tuple(parts)
+
+
+def resource_key(resource: Mapping[str, Any], inputs: DecisionInputs) -> Hashable:
+    """The declared fields of ``resource`` and each threshold field's side of its limits."""
+    return _resource_key(resource, inputs, project=False)
+
+
+def resource_allow_key(resource: Mapping[str, Any], inputs: DecisionInputs) -> Hashable | None:
+    """:func:`resource_key` with each glob field projected; None when no field is declared under globs."""
+    return _resource_key(resource, inputs, project=True) if inputs.globs else None
+
+
+def allow_key(document: Mapping[str, Any], inputs: DecisionInputs) -> Hashable | None:
+    """:func:`cache_key` with each glob field projected; None when no field is declared under globs."""
+    projected = resource_allow_key(document.get("resource") or {}, inputs)
+    if projected is None:
+        return None
+    prefix = request_key(document.get("subject"), document.get("action"), document.get("context"))
+    return (prefix, projected)
+
+
+def cache_key(document: Mapping[str, Any], inputs: DecisionInputs) -> Hashable:
     """Subject, action, context, the declared fields and each threshold field's side of its limits."""
-    resource = document.get("resource") or {}
-    projected = {name: resource[name] for name in sorted(inputs.fields) if name in resource}
-    above = {name: _threshold_key(resource.get(name), limits) for name, limits in inputs.thresholds}
-    return json.dumps(
-        [document.get("subject"), document.get("action"), document.get("context"), projected, above],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
-    )
+    prefix = request_key(document.get("subject"), document.get("action"), document.get("context"))
+    return (prefix, resource_key(document.get("resource") or {}, inputs))

@@ -9,6 +9,7 @@ with "database is locked". Reads stay deferred and never block writers (WAL).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -28,6 +29,18 @@ if TYPE_CHECKING:
     from artifact_plane.settings import Settings
 
 __all__ = ["SqlDatabase", "normalize_url"]
+
+# Most JSON cells are empty lists or objects (tags, capabilities, metadata):
+# answered without the decoder, the common case of every record read.
+_EMPTY_JSON: dict[str, Any] = {"[]": [], "{}": {}}
+
+
+def _loads_json(text: str) -> Any:
+    empty = _EMPTY_JSON.get(text)
+    if empty is not None:
+        return type(empty)()  # a fresh list or dict: callers may change what they get
+    return json.loads(text)
+
 
 T = TypeVar("T")
 
@@ -98,6 +111,7 @@ class SqlDatabase:
             if "connect_timeout" not in str(url):
                 connect_args.setdefault("connect_timeout", 10)
             engine_options["connect_args"] = connect_args
+        engine_options.setdefault("json_deserializer", _loads_json)
         try:
             self.engine: Engine = create_engine(self.url, **engine_options)
         except (ImportError, NoSuchModuleError) as exc:

@@ -73,7 +73,7 @@ def artifact_row(record: ArtifactRecord) -> dict[str, Any]:
 
 def record_from_row(row: RowMapping) -> ArtifactRecord:
     """An ``ArtifactRecord`` from an ``artifacts`` row."""
-    values = {column.name: row[column.name] for column in artifacts.columns}
+    values = dict(row)
     values["capabilities"] = tuple(values["capabilities"])
     values["tags"] = tuple(values["tags"])
     values["inherited_tags"] = tuple(values["inherited_tags"] or ())
