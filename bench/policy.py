@@ -8,8 +8,10 @@ building the input document from pydantic models, walking the answer's
 nodes, validating it, the worker-thread hop and fail-closed handling; it
 also caches decisions by the resource fields the policies declare.
 
-So two workloads: *distinct* requests (every request names another
-artifact URI: no cache hit, the engine's full cost) and *repeated* requests
+So two workloads: *distinct* requests (every request by another subject,
+each naming another artifact URI: no cache hit, the engine's full cost; a
+URI alone would not do, as allows are shared by URIs that match the same
+manifest globs) and *repeated* requests
 (the same subject, action and declared fields again: what a page of one
 realm's artifacts looks like to the cache). The baseline evaluates every
 request either way. Engine and baseline take turns on slices of the work.
@@ -39,7 +41,8 @@ def _requests(count: int, *, distinct: bool, salt: str) -> list[Any]:
         # Journey may read insights' interpretations: an allow that walks the realm rules.
         uri = f"artifact://insights/reports/{salt}-{n if distinct else 0}.json"
         resource = {"tenant_id": TENANT, "realm": "insights", "artifact_type": "interpretation", "uri": uri}
-        requests.append(PolicyInput(subject=reader, action="read", resource=resource))
+        subject = reader.model_copy(update={"id": f"bench-{salt}-{n}"}) if distinct else reader
+        requests.append(PolicyInput(subject=subject, action="read", resource=resource))
     return requests
 
 
@@ -86,7 +89,8 @@ async def run(*, decisions: int, rounds: int, batches: Sequence[int] = (100, 100
     direct = DirectRegopy(data)
     section = Section("Policy decisions: RegoPolicyEngine vs direct regopy (same policy, same run)")
     section.notes.append(
-        "distinct: every request names another URI (no cache hit); repeated: the same declared fields "
+        "distinct: every request by another subject, naming another URI (no cache hit); repeated: the same "
+        "subject and declared fields "
         "again (the engine's decision cache answers); the baseline evaluates every request"
     )
     figures: dict[str, Any] = {}
