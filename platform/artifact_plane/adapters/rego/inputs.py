@@ -32,7 +32,7 @@ from __future__ import annotations
 import bisect
 import json
 import re
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,21 +76,24 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def collect_limits(data: Any, key: str) -> tuple[int | float, ...]:
-    """Every number stored under ``key`` anywhere in ``data``, sorted and distinct."""
-    found: set[int | float] = set()
+def _stored_under(data: Any, key: str) -> Iterator[Any]:
+    """Every value stored under ``key`` anywhere in ``data`` (not looked into further)."""
     stack = [data]
     while stack:
         node = stack.pop()
         if isinstance(node, Mapping):
             for name, value in node.items():
-                if name == key and _is_number(value):
-                    found.add(value)
+                if name == key:
+                    yield value
                 else:
                     stack.append(value)
         elif isinstance(node, list | tuple):
             stack.extend(node)
-    return tuple(sorted(found))
+
+
+def collect_limits(data: Any, key: str) -> tuple[int | float, ...]:
+    """Every number stored under ``key`` anywhere in ``data``, sorted and distinct."""
+    return tuple(sorted({value for value in _stored_under(data, key) if _is_number(value)}))
 
 
 # The glob characters realm manifests allow (realms_manifest._GLOB): `*` and `**` only.
@@ -116,19 +119,12 @@ def collect_globs(data: Any, key: str) -> tuple[str, ...] | None:
     None when one of them is not a list of strings (nothing can be projected then).
     """
     found: set[str] = {"**"}
-    stack = [data]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Mapping):
-            for name, value in node.items():
-                if name == key and value is not None:
-                    if not isinstance(value, list | tuple) or not all(isinstance(g, str) for g in value):
-                        return None
-                    found.update(value)
-                else:
-                    stack.append(value)
-        elif isinstance(node, list | tuple):
-            stack.extend(node)
+    for value in _stored_under(data, key):
+        if value is None:
+            continue
+        if not isinstance(value, list | tuple) or not all(isinstance(g, str) for g in value):
+            return None
+        found.update(value)
     return tuple(sorted(found))
 
 
