@@ -173,6 +173,17 @@ async def test_export_follows_realm_read_rules_too(plane: ArtifactPlane) -> None
         await plane.for_subject(journey).export_payload(report)
 
 
+async def test_resolving_a_name_is_a_read_decided_by_policy(plane: ArtifactPlane) -> None:
+    uri = "artifact://insights/reports/q3.json"
+    written = await plane.for_subject(ALICE).write(uri, b"{}", artifact_type="report")
+    assert (await plane.for_subject(READER).resolve_uri(uri)).artifact_id == written
+    journey = Subject(id="svc", tenant="acme", roles=("reader",), realm="journey")
+    with pytest.raises(PolicyDeniedError, match=f"realm_read: realm journey may not read {uri}"):
+        await plane.for_subject(journey).resolve_uri(uri)
+    logged = await plane.decisions.query("acme", DecisionFilter(subject_id="svc", action="read"), limit=10)
+    assert [(d.allow, d.resource_ref) for d in logged] == [(False, f"artifact_id:{written}")]
+
+
 async def test_an_audit_reports_what_a_stricter_manifest_now_refuses(tmp_path: Path) -> None:
     open_realms = realms_with(tmp_path / "before", "insights", "  maxSizeBytes: 1000\n")
     async for plane in open_test_plane("embedded", tmp_path, realms_dir=open_realms):

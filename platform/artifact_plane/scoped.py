@@ -452,7 +452,7 @@ class ScopedPlane(LineageOps):
             InvalidInputError: its content type is not in ``accept``.
             PolicyDeniedError: you may not read it.
         """
-        record = await self.resolve_uri(uri, version=version)
+        record = await self._resolve_uri(uri, version=version)
         if accept is not None and not accepts(record.content_type, accept):
             raise InvalidInputError(
                 "content_type", f"{record.content_type!r} is not in the accepted types {list(accept)}"
@@ -461,7 +461,19 @@ class ScopedPlane(LineageOps):
         return Artifact(**record.model_dump(), payload=await self._load(record))
 
     async def resolve_uri(self, uri: str, *, version: str | None = None) -> ArtifactRecord:
-        """The record a name (and optional version) points at, without a policy check."""
+        """The record a name (and optional version) points at: its newest ready version, or ``version``.
+
+        Raises:
+            InvalidInputError: a bad URI or version.
+            NotFoundError: no such name or version (or no ready version).
+            PolicyDeniedError: you may not read it.
+        """
+        record = await self._resolve_uri(uri, version=version)
+        await self._plane.authz.require(self.subject, "read", [record.resource()])
+        return record
+
+    async def _resolve_uri(self, uri: str, *, version: str | None = None) -> ArtifactRecord:
+        """:meth:`resolve_uri` without the policy check (for operations that ask it themselves)."""
         name = str(ArtifactUri.parse(uri, self_realm=self.subject.realm))
         wanted = SemVer.parse(version) if version is not None else None
         history = await self._plane.registry.list_versions(self.tenant, name)
