@@ -39,10 +39,13 @@ def serve(
             f"tokens: RS256 from the identity provider's keys at {settings.jwt_jwks_url}", markup=False
         )
     elif secret.is_dev:
-        dev = Subject(id="dev", tenant="default", roles=("admin",))
+        # On a laptop one person is everyone: admin (the decision log) and steward (deletes,
+        # retention, exporting pii); production tokens come from the identity provider.
+        dev = Subject(id="dev", tenant="default", roles=("admin", "steward"))
         console.print(
             f"development secret: {secret.path} (set AP_JWT_SECRET in production). Dev token (tenant "
-            f"default, admin, {DEV_TOKEN_TTL.total_seconds() / 3600:g}h); paste into GraphiQL's headers:",
+            f"default, admin + steward, {DEV_TOKEN_TTL.total_seconds() / 3600:g}h); "
+            "paste into GraphiQL's headers:",
             markup=False,
             soft_wrap=True,
         )
