@@ -13,33 +13,18 @@ from typing import Any
 import jwt
 import pytest
 from click.testing import Result
-from typer.testing import CliRunner
 
 from artifact_plane.api.auth import DEV_SECRET_FILE
-from artifact_plane.cli.main import app
 from artifact_plane.demo import build_demo
 from artifact_plane.plane import open_plane
 from artifact_plane.settings import Settings
-
-REPO = Path(__file__).resolve().parents[1]
-AP_VARIABLES = ("AP_REGISTRY_URL", "AP_PAYLOADS_URL", "AP_LINEAGE_URL", "AP_POLICY_URL", "AP_JWT_SECRET")
+from tests.cli_env import REPO, cli, use_embedded_default
 
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The embedded default in ``tmp_path``, configured the way a user would: through AP_* variables."""
-    for name in AP_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("AP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AP_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.setenv("AP_REALMS_DIR", str(REPO / "realms"))
-    monkeypatch.setenv("COLUMNS", "250")  # rich tables and trees unwrapped
-    return tmp_path / "data"
-
-
-def cli(*args: str, input: bytes | str | None = None) -> Result:
-    return CliRunner().invoke(app, list(args), input=input)
+    return use_embedded_default(tmp_path, monkeypatch)
 
 
 def ok(*args: str, input: bytes | str | None = None) -> Result:

@@ -8,34 +8,19 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from artifact_plane.cli.main import app
-
-REPO = Path(__file__).resolve().parents[1]
-AP_VARIABLES = ("AP_REGISTRY_URL", "AP_PAYLOADS_URL", "AP_LINEAGE_URL", "AP_POLICY_URL", "AP_JWT_SECRET")
+from tests.cli_env import cli, use_embedded_default
 
 
 @pytest.fixture
 def artifact_id(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """An artifact in the embedded default in ``tmp_path``, configured through AP_* variables."""
-    for name in AP_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)  # no stray .env
-    monkeypatch.setenv("AP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AP_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.setenv("AP_REALMS_DIR", str(REPO / "realms"))
-    monkeypatch.setenv("COLUMNS", "250")
+    use_embedded_default(tmp_path, monkeypatch)
     source = tmp_path / "note.txt"
     source.write_text("kept a while")
     made = cli("put", str(source), "--type", "note", "--realm", "insights", "--roles", "writer")
     assert made.exit_code == 0, made.output
     return made.stdout.strip()
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
 
 
 def set_json(*args: str) -> dict[str, object]:

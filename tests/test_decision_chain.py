@@ -14,22 +14,17 @@ from typing import Any
 
 import pytest
 from click.testing import Result
-from typer.testing import CliRunner
 
 from artifact_plane.audit import DecisionSealer, chained_log
 from artifact_plane.cli.audit_seal import with_sealer
-from artifact_plane.cli.main import app
 from artifact_plane.models import DecisionFilter
 from artifact_plane.plane import ArtifactPlane, open_plane
 from artifact_plane.ports.decisions import GENESIS, ChainHead, chain_hash, parse_head
 from artifact_plane.settings import Settings
+from tests.cli_env import REPO, cli, use_embedded_default
 from tests.contracts.builders import make_decision
 from tests.plane_fixtures import ALICE, READER, open_test_plane
 from tests.waiting import eventually
-
-REPO = Path(__file__).resolve().parents[1]
-AP_VARIABLES = ("AP_REGISTRY_URL", "AP_PAYLOADS_URL", "AP_LINEAGE_URL", "AP_POLICY_URL", "AP_JWT_SECRET")
-
 
 # -- the hash format ----------------------------------------------------------------
 
@@ -253,18 +248,7 @@ def test_serve_installs_the_sealer(data_dir: Path, monkeypatch: pytest.MonkeyPat
 
 @pytest.fixture
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    for name in AP_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("AP_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.setenv("AP_POLICY_DIR", str(REPO / "policies"))
-    monkeypatch.setenv("AP_REALMS_DIR", str(REPO / "realms"))
-    monkeypatch.setenv("COLUMNS", "250")
-    return tmp_path / "data"
-
-
-def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
+    return use_embedded_default(tmp_path, monkeypatch)
 
 
 def ok(*args: str) -> Result:
@@ -275,7 +259,7 @@ def ok(*args: str) -> Result:
 
 def put_doc(text: str, tenant: str = "acme") -> None:
     args = ["put", "-", "--type", "report", "--tenant", tenant, "--realm", "insights", "--roles", "writer"]
-    result = CliRunner().invoke(app, args, input=text)
+    result = cli(*args, input=text)
     assert result.exit_code == 0, result.output
 
 
