@@ -196,12 +196,9 @@ class SqlRegistry(Registry):
         )
 
         def work(conn: Connection) -> ArtifactRecord:
-            row = conn.execute(stmt).mappings().first()
-            if row is not None:
-                return record_from_row(row)
-            current = conn.execute(select(a.status).where(*key)).scalar_one_or_none()
-            if current is None:
-                raise NotFoundError("artifact", artifact_id)
+            updated, current = _compare_and_set(conn, stmt, key, artifact_id)
+            if updated is not None:
+                return updated
             raise ConflictError(artifact_id, f"status is {current}, expected one of {allowed}")
 
         return await self.database.run(work, write=True, conflict_ref=artifact_id)
@@ -228,12 +225,9 @@ class SqlRegistry(Registry):
         )
 
         def work(conn: Connection) -> ArtifactRecord:
-            row = conn.execute(stmt).mappings().first()
-            if row is not None:
-                return record_from_row(row)
-            current = conn.execute(select(a.status).where(*key)).scalar_one_or_none()
-            if current is None:
-                raise NotFoundError("artifact", artifact_id)
+            updated, current = _compare_and_set(conn, stmt, key, artifact_id)
+            if updated is not None:
+                return updated
             if current not in retainable:
                 raise ConflictError(artifact_id, f"it is {current}: its retention can no longer change")
             raise ConflictError(artifact_id, "it changed since it was read; read it again and retry")
@@ -414,6 +408,25 @@ class SqlRegistry(Registry):
         if row is None:
             raise NotFoundError("execution", execution_id)
         return to_execution(row)
+
+
+def _compare_and_set(
+    conn: Connection, stmt: Any, key: tuple[Any, ...], artifact_id: str
+) -> tuple[ArtifactRecord | None, str]:
+    """Run a conditional ``UPDATE … RETURNING``: the updated record, or None and the status that
+    kept the condition from holding.
+
+    Raises:
+        NotFoundError: no such artifact.
+    """
+    row = conn.execute(stmt).mappings().first()
+    if row is not None:
+        updated = record_from_row(row)
+        return updated, updated.status.value
+    current = conn.execute(select(a.status).where(*key)).scalar_one_or_none()
+    if current is None:
+        raise NotFoundError("artifact", artifact_id)
+    return None, str(current)
 
 
 def _records(conn: Connection, stmt: Any) -> list[ArtifactRecord]:
