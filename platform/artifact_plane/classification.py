@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from artifact_plane.errors import ConfigurationError, InvalidInputError, NotFoundError
+from artifact_plane.errors import ConfigurationError, InvalidInputError
 from artifact_plane.models import ArtifactRecord, EdgeKind
 from artifact_plane.ports.lineage import Direction
 from artifact_plane.records import check_tags
@@ -116,24 +116,17 @@ class Classifier:
         )
 
     async def link(
-        self, tenant: str, execution_id: str, inputs: Sequence[str], outputs: Sequence[str]
+        self, tenant: str, execution_id: str, inputs: Iterable[ArtifactRecord], outputs: Sequence[str]
     ) -> None:
         """Before edges ``inputs → execution_id → outputs`` are written: classify what they will reach.
 
         The new inputs' classification reaches the execution's earlier and
         new outputs; what the execution consumed before reaches the new
         outputs. Both flow on downstream.
-
-        Raises:
-            NotFoundError: an input is not an artifact of ``tenant``.
         """
         if not self.tags:
             return
-        records = await self._plane.registry.get_many(tenant, list(inputs))
-        missing = [i for i in inputs if i not in records]
-        if missing:
-            raise NotFoundError("artifact", ", ".join(missing))
-        fresh = self.of(records.values())
+        fresh = self.of(inputs)
         earlier = await self.consumed_by(tenant, execution_id) if outputs else ()
         if fresh:
             before = await self._produced_by(tenant, execution_id)

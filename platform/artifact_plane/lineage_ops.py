@@ -79,7 +79,7 @@ class LineageOps:
             finished_at=now,
         )
         # Classification first: if the edges then fail, artifacts are over-classified, never under.
-        await self._plane.classifier.link(self.tenant, execution_id, inputs, outputs)
+        await self._plane.classifier.link(self.tenant, execution_id, [records[i] for i in inputs], outputs)
         await self._plane.registry.put_execution(execution)
         edges = [self._edge(EdgeKind.CONSUMED_BY, i, execution_id, now) for i in inputs]
         edges += [self._edge(EdgeKind.PRODUCED, execution_id, o, now) for o in outputs]

@@ -649,11 +649,15 @@ class RegistryContract:
     async def test_add_inherited_tags_is_a_union_within_the_tenant(self, registry: Registry) -> None:
         own = make_record(artifact_id="own", tags=("q3",), inherited_tags=("pii",))
         plain = make_record(artifact_id="plain")
+        other = make_record(artifact_id="other", inherited_tags=("confidential",))
         theirs = make_record("t2", "plain")
-        await _insert_all(registry, own, plain, theirs)
-        changed = await registry.add_inherited_tags("t1", ["own", "plain", "nobody"], ["pii", "phi"], ts(50))
-        assert sorted(changed) == ["own", "plain"]
-        got = await registry.get_many("t1", ["own", "plain"])
+        await _insert_all(registry, own, plain, other, theirs)
+        changed = await registry.add_inherited_tags(
+            "t1", ["own", "plain", "other", "nobody"], ["pii", "phi"], ts(50)
+        )
+        assert sorted(changed) == ["other", "own", "plain"]
+        got = await registry.get_many("t1", ["own", "plain", "other"])
+        assert got["other"].inherited_tags == ("confidential", "pii", "phi")  # each row its own union
         assert got["own"].inherited_tags == ("pii", "phi")
         assert got["own"].tags == ("q3",)  # own tags are never touched
         assert got["plain"].inherited_tags == ("pii", "phi")
@@ -665,7 +669,7 @@ class RegistryContract:
         assert (await registry.get_artifact("t2", "plain")).inherited_tags == ()
         # The tag filter matches inherited tags as well as own ones.
         found = await registry.list_artifacts("t1", ArtifactFilter(tags=("phi",)), limit=10)
-        assert sorted(_ids(found)) == ["own", "plain"]
+        assert sorted(_ids(found)) == ["other", "own", "plain"]
         assert _ids(await registry.list_artifacts("t2", ArtifactFilter(tags=("phi",)), limit=10)) == []
 
     async def test_expire_due_expires_only_ready_and_due(self, registry: Registry) -> None:

@@ -279,21 +279,27 @@ class SqlRegistry(Registry):
                 )
                 if not self.database.is_sqlite:
                     stmt = stmt.with_for_update()
+                # Rows that end with the same tags take one UPDATE (usually all of them: [] + [pii]).
+                by_result: dict[tuple[str, ...], list[str]] = {}
                 for art_id, current in conn.execute(stmt).all():
-                    have = list(current or ())
-                    merged = list(dict.fromkeys([*have, *wanted]))
-                    if merged == have:
-                        continue
+                    have = tuple(current or ())
+                    merged = tuple(dict.fromkeys([*have, *wanted]))
+                    if merged != have:
+                        by_result.setdefault(merged, []).append(art_id)
+                tag_rows = []
+                for merged, same in by_result.items():
                     conn.execute(
                         update(artifacts)
-                        .where(a.tenant_id == tenant, a.artifact_id == art_id)
-                        .values(inherited_tags=merged, updated_at=at)
+                        .where(a.tenant_id == tenant, a.artifact_id.in_(same))
+                        .values(inherited_tags=list(merged), updated_at=at)
                     )
-                    rows = [{"tenant_id": tenant, "artifact_id": art_id, "tag": tag} for tag in merged]
-                    insert_ignoring(
-                        conn, artifact_tags, rows, index_elements=["tenant_id", "artifact_id", "tag"]
-                    )
-                    changed.append(art_id)
+                    tag_rows += [
+                        {"tenant_id": tenant, "artifact_id": i, "tag": t} for i in same for t in merged
+                    ]
+                    changed += same
+                insert_ignoring(
+                    conn, artifact_tags, tag_rows, index_elements=["tenant_id", "artifact_id", "tag"]
+                )
             return changed
 
         return await self.database.run(work, write=True)
