@@ -16,7 +16,7 @@ as ``artifact://<realm>/<path>`` and matching the path with
 ``glob.match(g, ["/"], path)`` for globs g listed under the named key in the
 data (a manifest's ``permissions.*.paths``; and ``**``), besides being
 quoted in denial reasons. It stays in the exact key (reasons quote it), but
-:func:`allow_key` replaces it by its realm and which globs its path
+:func:`resource_allow_key` replaces it by its realm and which globs its path
 matches: an *allow* (which has no reasons) found for one URI answers every
 URI with the same projection, so a million named artifacts need not be a
 million evaluations. Denials are always evaluated for the request itself.
@@ -42,8 +42,6 @@ from artifact_plane.errors import ConfigurationError
 __all__ = [
     "DECISION_INPUTS",
     "DecisionInputs",
-    "allow_key",
-    "cache_key",
     "collect_globs",
     "collect_limits",
     "decision_inputs",
@@ -254,18 +252,3 @@ def resource_key(resource: Mapping[str, Any], inputs: DecisionInputs) -> Hashabl
 def resource_allow_key(resource: Mapping[str, Any], inputs: DecisionInputs) -> Hashable | None:
     """:func:`resource_key` with each glob field projected; None when no field is declared under globs."""
     return _resource_key(resource, inputs, project=True) if inputs.globs else None
-
-
-def allow_key(document: Mapping[str, Any], inputs: DecisionInputs) -> Hashable | None:
-    """:func:`cache_key` with each glob field projected; None when no field is declared under globs."""
-    projected = resource_allow_key(document.get("resource") or {}, inputs)
-    if projected is None:
-        return None
-    prefix = request_key(document.get("subject"), document.get("action"), document.get("context"))
-    return (prefix, projected)
-
-
-def cache_key(document: Mapping[str, Any], inputs: DecisionInputs) -> Hashable:
-    """Subject, action, context, the declared fields and each threshold field's side of its limits."""
-    prefix = request_key(document.get("subject"), document.get("action"), document.get("context"))
-    return (prefix, resource_key(document.get("resource") or {}, inputs))
