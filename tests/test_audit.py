@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -23,8 +23,9 @@ from artifact_plane.audit import AuditCheck, audit_policies, rule_of
 from artifact_plane.cli.main import app
 from artifact_plane.errors import InvalidInputError
 from artifact_plane.ids import payload_key
-from artifact_plane.models import ArtifactRecord, DecisionFilter, Subject
+from artifact_plane.models import ArtifactRecord, DecisionFilter, PolicyDecision, PolicyInput, Subject
 from artifact_plane.plane import ArtifactPlane
+from artifact_plane.ports.policy import PolicyEngine
 from artifact_plane.realms_manifest import load_realm_manifests, policy_data
 from tests.plane_fixtures import open_test_plane
 
@@ -337,3 +338,107 @@ def test_cli_audit_run_with_other_roles_and_actions(cli_env: Path) -> None:
     assert (json.loads(held.stdout)["scanned"], json.loads(held.stdout)["violations"]) == (0, [])
     mine = CliRunner().invoke(app, ["audit", "run", "--json", "--realm", "insights"])
     assert json.loads(mine.stdout)["scanned"] == 1
+
+
+class FieldsEngine(PolicyEngine):
+    """Reads only declared resource fields; after its first call the policy changes to read one more.
+
+    The new rule denies every resource whose size is a multiple of 3; a
+    resource without a field the policy in force declares is refused with
+    ``missing field`` (an audit must never let that decision stand).
+    """
+
+    name = "fields"
+
+    def __init__(self) -> None:
+        self.fields = frozenset({"tags"})
+        self.asked: list[tuple[str, frozenset[str], str]] = []  # (revision, fields present, artifact)
+
+    @property
+    def revision(self) -> str:
+        return "two" if "size_bytes" in self.fields else "one"
+
+    @property
+    def resource_fields(self) -> frozenset[str] | None:
+        return self.fields
+
+    async def decide(self, request: PolicyInput) -> PolicyDecision:
+        return (await self.decide_many([request]))[0]
+
+    async def decide_many(self, requests: Sequence[PolicyInput]) -> list[PolicyDecision]:
+        if self.asked:
+            self.fields = frozenset({"tags", "size_bytes"})  # changed between the first and second call
+        answers = []
+        for request in requests:
+            resource = request.resource
+            self.asked.append((self.revision, frozenset(resource), resource["artifact_id"]))
+            if not self.fields <= set(resource):
+                reasons: tuple[str, ...] = ("missing field",)
+            elif "size_bytes" in self.fields and resource["size_bytes"] % 3 == 0:
+                reasons = ("size_rule: a multiple of 3",)
+            else:
+                reasons = ()
+            answers.append(PolicyDecision(allow=not reasons, reasons=reasons, revision=self.revision))
+        return answers
+
+
+@pytest.mark.parametrize("kind", ["embedded", "postgres"])
+async def test_the_audit_reads_only_declared_fields_and_rereads_a_page_the_policy_outgrew(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    async for plane in open_test_plane(kind, tmp_path, request=request):
+        stored = stored_records(12)  # size_bytes 0..11, four per page of 4
+        await plane.registry.insert_artifacts([(record, ()) for record in stored])
+        await plane.policy.close()
+        engine = plane.policy = FieldsEngine()
+        report = await audit_policies(
+            plane, tenants=["acme"], checks=[AuditCheck("read", ("reader",))], batch=4
+        )
+        # Page one was decided under "one" (sizes unread); pages two and three under "two".
+        assert sorted(v.artifact_id for v in report.violations) == sorted(
+            r.artifact_id for r in stored[4:] if r.size_bytes % 3 == 0
+        )
+        assert {v.reasons for v in report.violations} == {("size_rule: a multiple of 3",)}
+        assert (report.scanned, report.decisions, report.revisions) == (12, 12, ["one", "two"])
+        # Only the declared fields (and what an audit reports) were read from the registry.
+        identity = {"artifact_id", "tenant_id", "realm", "artifact_type", "uri", "created_by"}
+        assert {fields for revision, fields, _ in engine.asked if revision == "one"} >= {
+            frozenset(identity | {"tags"})
+        }
+        # Page two was first asked without sizes (read before the change), then read again with them.
+        page_two = [r.artifact_id for r in stored[4:8]]
+        again = [(fields, artifact) for _, fields, artifact in engine.asked if artifact in page_two]
+        assert [artifact for _, artifact in again] == page_two + page_two
+        assert all("size_bytes" not in fields for fields, _ in again[:4])
+        assert all(fields == frozenset(identity | {"tags", "size_bytes"}) for fields, _ in again[4:])
+
+
+class WholeEngine(PolicyEngine):
+    """Declares nothing: it must be handed every field of each record's resource."""
+
+    name = "whole"
+
+    def __init__(self) -> None:
+        self.resources: list[dict[str, object]] = []
+
+    @property
+    def revision(self) -> str:
+        return "whole"
+
+    async def decide(self, request: PolicyInput) -> PolicyDecision:
+        return (await self.decide_many([request]))[0]
+
+    async def decide_many(self, requests: Sequence[PolicyInput]) -> list[PolicyDecision]:
+        self.resources.extend(request.resource for request in requests)
+        return [PolicyDecision(allow=True, revision=self.revision) for _ in requests]
+
+
+async def test_an_engine_that_declares_nothing_gets_whole_resources(tmp_path: Path) -> None:
+    async for plane in open_test_plane("embedded", tmp_path):
+        stored = stored_records(5)
+        await plane.registry.insert_artifacts([(record, ()) for record in stored])
+        await plane.policy.close()
+        engine = plane.policy = WholeEngine()
+        report = await audit_policies(plane, tenants=["acme"], checks=[AuditCheck("read", ("reader",))])
+        assert (report.violations, report.scanned) == ([], 5)
+        assert engine.resources == [record.resource() for record in stored]

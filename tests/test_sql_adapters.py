@@ -526,3 +526,48 @@ async def test_stores_on_one_database_share_its_transactions(database: SqlDataba
     assert [e.target_id for e in await lineage.neighbors("t1", ["exec"], Direction.DOWNSTREAM)] == ["out"]
     await log.ping()
     assert database.engine is registry.database.engine is lineage.database.engine
+
+
+async def test_a_page_after_a_key_seeks_the_index_instead_of_rereading_earlier_rows(
+    database: SqlDatabase,
+) -> None:
+    """Keyset pages cost the same deep in a listing as at its start (an audit reads 2,000 of them).
+
+    The plan is asked for the statement and parameters the driver was sent:
+    SQLite plans ``created_at > ?`` as a seek only when it can see the bound
+    values, so a plan of the statement with literals would prove nothing.
+    """
+    registry = SqlRegistry(database)
+    await registry.initialize()
+    await registry.insert_artifacts(
+        [(make_record(artifact_id=f"k{n:04d}", created_at=ts(n // 2)), ()) for n in range(400)]
+    )
+    sent: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:
+        if statement.lstrip().startswith("SELECT") and "ORDER BY artifacts.created_at" in statement:
+            sent.append((statement, parameters))
+
+    event.listen(database.engine, "before_cursor_execute", capture)
+    try:
+        page = await registry.list_artifacts("t1", ArtifactFilter(), limit=3, after=(ts(150), "k0300"))
+    finally:
+        event.remove(database.engine, "before_cursor_execute", capture)
+    assert [r.artifact_id for r in page] == ["k0301", "k0302", "k0303"]
+    [(statement, parameters)] = sent
+    sqlite = database.engine.dialect.name == "sqlite"
+
+    def plan(conn: Connection) -> str:
+        if sqlite:
+            rows = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+            return " ".join(str(row[-1]) for row in rows)
+        conn.exec_driver_sql("ANALYZE artifacts")
+        conn.exec_driver_sql("SET LOCAL enable_seqscan = off")  # 400 rows: a seq scan would win
+        return " ".join(str(row[0]) for row in conn.exec_driver_sql(f"EXPLAIN {statement}", parameters).all())
+
+    shown = database.transact(plan, write=False)
+    if sqlite:
+        assert "ix_artifacts_tenant_created (tenant_id=? AND created_at>?)" in shown, shown
+    else:
+        assert "ix_artifacts_tenant_created" in shown, shown
+        assert "AND (created_at >= '2024-01-01 00:02:30" in shown, shown

@@ -12,15 +12,17 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 from artifact_plane.errors import ArtifactPlaneError, ConfigurationError, InvalidInputError
 from artifact_plane.ids import validate_id
-from artifact_plane.models import ArtifactFilter, ArtifactRecord, PolicyInput, Subject
+from artifact_plane.models import ArtifactFilter, PolicyInput, Subject, scanned_fields
 from artifact_plane.plane import ArtifactPlane
 from artifact_plane.ports.decisions import ChainedDecisionLog
+from artifact_plane.ports.registry import ResourcePage
 
 __all__ = [
     "AUDITOR",
@@ -159,13 +161,18 @@ class _Subjects:
         self.realm = realm
         self._made: dict[tuple[str, str, tuple[str, ...], str | None], Subject] = {}
 
-    def of(self, record: ArtifactRecord, check: AuditCheck) -> Subject:
-        acting_realm = record.realm if self.realm == OWNING_REALM else self.realm
-        key = (record.created_by or AUDITOR, record.tenant_id, check.roles, acting_realm)
+    def of(self, resource: Mapping[str, Any], check: AuditCheck) -> Subject:
+        acting_realm = resource["realm"] if self.realm == OWNING_REALM else self.realm
+        key = (resource["created_by"] or AUDITOR, resource["tenant_id"], check.roles, acting_realm)
         subject = self._made.get(key)
         if subject is None:
             subject = self._made[key] = Subject(id=key[0], tenant=key[1], roles=key[2], realm=key[3])
         return subject
+
+
+def _covers(read: frozenset[str] | None, needed: frozenset[str] | None) -> bool:
+    """Whether resources read with ``read`` fields hold everything ``needed`` (None: every field)."""
+    return read is None or (needed is not None and scanned_fields(needed) <= read)
 
 
 async def audit_policies(
@@ -184,11 +191,15 @@ async def audit_policies(
     while the current one is decided; each page is decided in one
     :meth:`~artifact_plane.ports.policy.PolicyEngine.decide_many` call for
     every check (the engine decides each distinct request once and many per
-    query). Each artifact is asked as its creator (:data:`AUDITOR` when the
-    record names none) with the check's roles. The audit's own decisions are
-    not written to the decision log: it asks "what if", it does not act. If
-    the policy changes during the audit, later pages are decided by the new
-    revision and ``report.revisions`` lists both.
+    query). Only the resource fields the engine says its policies read
+    (:attr:`~artifact_plane.ports.policy.PolicyEngine.resource_fields`) are
+    read from the registry, without building records; a page read before a
+    policy change that reads more is read again. Each artifact is asked as
+    its creator (:data:`AUDITOR` when the record names none) with the check's
+    roles. The audit's own decisions are not written to the decision log: it
+    asks "what if", it does not act. If the policy changes during the audit,
+    later pages are decided by the new revision and ``report.revisions``
+    lists both.
 
     Args:
         tenants: the tenants to audit; default every tenant the decision log
@@ -219,30 +230,40 @@ async def audit_policies(
     stored = within or ArtifactFilter()
     for tenant in report.tenants:
 
-        async def read(after: tuple[Any, str] | None, tenant: str = tenant) -> list[ArtifactRecord]:
-            return await plane.registry.list_artifacts(tenant, stored, limit=batch, after=after)
+        async def read(
+            after: tuple[datetime, str] | None, tenant: str = tenant
+        ) -> tuple[ResourcePage, frozenset[str] | None]:
+            needed = plane.policy.resource_fields
+            fields = None if needed is None else scanned_fields(needed)
+            scan = plane.registry.scan_resources
+            return await scan(tenant, stored, fields=fields, limit=batch, after=after), fields
 
-        page = await read(None)
-        while page:
-            last = page[-1]
+        start: tuple[datetime, str] | None = None
+        page, fields = await read(start)
+        while page.resources:
             # Read the next page while this one is decided (both work off the event loop).
-            following = (
-                asyncio.ensure_future(read((last.created_at, last.artifact_id)))
-                if len(page) == batch
-                else None
-            )
+            following = asyncio.ensure_future(read(page.after)) if len(page.resources) == batch else None
             try:
-                await _audit_page(plane, page, checks, subjects, report)
+                while True:
+                    decided = await _audit_page(plane, page.resources, checks, subjects)
+                    if _covers(fields, plane.policy.resource_fields):
+                        break
+                    # The policy changed under us and reads a field this page lacks: read it again.
+                    page, fields = await read(start)
             except BaseException:
                 if following is not None:
                     following.cancel()
                     with contextlib.suppress(BaseException):
                         await following
                 raise
-            report.scanned += len(page)
+            decided.add_to(report)
+            report.scanned += len(page.resources)
             if progress is not None:
                 progress(report.scanned)
-            page = await following if following is not None else []
+            start = page.after
+            if following is None:
+                break
+            page, fields = await following
     if len(report.revisions) > 1 or (report.revisions and report.revisions[-1] != report.revision):
         logger.warning("the policy changed during the audit: %s", " → ".join(report.revisions))
     if report.revisions:
@@ -250,46 +271,52 @@ async def audit_policies(
     return report
 
 
+@dataclass
+class _Decided:
+    """One page's outcome, added to the report once the page needs no second reading."""
+
+    decisions: int
+    revisions: list[str]
+    violations: list[Violation]
+
+    def add_to(self, report: AuditReport) -> None:
+        report.decisions += self.decisions
+        for revision in self.revisions:
+            if not report.revisions or report.revisions[-1] != revision:
+                report.revisions.append(revision)
+        report.violations.extend(self.violations)
+
+
 async def _audit_page(
     plane: ArtifactPlane,
-    page: Sequence[ArtifactRecord],
+    page: Sequence[dict[str, Any]],
     checks: Sequence[AuditCheck],
     subjects: _Subjects,
-    report: AuditReport,
-) -> None:
-    resources = [record.resource() for record in page]
-    asked: list[tuple[ArtifactRecord, AuditCheck, Subject]] = []
+) -> _Decided:
+    asked: list[tuple[dict[str, Any], AuditCheck, Subject]] = []
     requests: list[PolicyInput] = []
     for check in checks:
-        for record, resource in zip(page, resources, strict=True):
-            subject = subjects.of(record, check)
-            asked.append((record, check, subject))
-            # Built from validated parts (a stored record, a validated subject): no second validation.
-            requests.append(
-                PolicyInput.model_construct(
-                    subject=subject, action=check.action, resource=resource, context={}
-                )
-            )
+        for resource in page:
+            subject = subjects.of(resource, check)
+            asked.append((resource, check, subject))
+            requests.append(PolicyInput(subject, check.action, resource))
     decisions = await plane.policy.decide_many(requests)
-    report.decisions += len(decisions)
-    for revision in dict.fromkeys(d.revision for d in decisions):
-        if not report.revisions or report.revisions[-1] != revision:
-            report.revisions.append(revision)
-    denied = [(a, d) for a, d in zip(asked, decisions, strict=True) if not d.allow]
     # Violations in the order the old per-check loop gave them: by check, then by artifact.
-    for (record, check, subject), decision in denied:
-        report.violations.append(
-            Violation(
-                tenant=record.tenant_id,
-                artifact_id=record.artifact_id,
-                realm=record.realm,
-                artifact_type=record.artifact_type,
-                uri=record.uri,
-                action=check.action,
-                subject=subject.id,
-                reasons=decision.reasons,
-            )
+    violations = [
+        Violation(
+            tenant=resource["tenant_id"],
+            artifact_id=resource["artifact_id"],
+            realm=resource["realm"],
+            artifact_type=resource["artifact_type"],
+            uri=resource["uri"],
+            action=check.action,
+            subject=subject.id,
+            reasons=decision.reasons,
         )
+        for (resource, check, subject), decision in zip(asked, decisions, strict=True)
+        if not decision.allow
+    ]
+    return _Decided(len(decisions), list(dict.fromkeys(d.revision for d in decisions)), violations)
 
 
 class DecisionSealer:

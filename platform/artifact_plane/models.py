@@ -7,6 +7,8 @@ Records are immutable values: a change produces a new record through
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, TypeVar
 
@@ -16,6 +18,9 @@ from artifact_plane.ids import ID_PATTERN
 
 __all__ = [
     "ALLOWED_TRANSITIONS",
+    "NOT_IN_RESOURCE",
+    "RESOURCE_FIELDS",
+    "SCAN_IDENTITY",
     "Artifact",
     "ArtifactFilter",
     "ArtifactRecord",
@@ -34,6 +39,7 @@ __all__ = [
     "PolicyInput",
     "StoredPayload",
     "Subject",
+    "scanned_fields",
     "utcnow",
 ]
 
@@ -120,9 +126,29 @@ class ArtifactRecord(_Frozen):
     created_at: datetime
     updated_at: datetime
 
-    def resource(self) -> dict[str, Any]:
-        """The policy ``resource`` document for this record (no payload)."""
-        return self.model_dump(mode="json", exclude={"version_key", "payload_key"})
+    def resource(self, fields: frozenset[str] | None = None) -> dict[str, Any]:
+        """The policy ``resource`` document for this record (no payload); only ``fields`` when given."""
+        if fields is None:
+            return self.model_dump(mode="json", exclude=set(NOT_IN_RESOURCE))
+        return self.model_dump(mode="json", include=set(fields - NOT_IN_RESOURCE))
+
+
+# Record fields that are storage internals, not part of a policy resource document.
+NOT_IN_RESOURCE = frozenset({"version_key", "payload_key"})
+# The fields of a record's policy resource document (:meth:`ArtifactRecord.resource`).
+RESOURCE_FIELDS = frozenset(ArtifactRecord.model_fields) - NOT_IN_RESOURCE
+# Always in a scanned resource (Registry.scan_resources): what an audit reports and whom it asks as.
+SCAN_IDENTITY = frozenset({"artifact_id", "tenant_id", "realm", "artifact_type", "uri", "created_by"})
+
+
+def scanned_fields(fields: Iterable[str]) -> frozenset[str]:
+    """The resource fields a scan for ``fields`` returns: those that are record fields, and the identity.
+
+    A name that is no record field (one only a request carries, such as
+    ``new_retention_policy``) is dropped: a stored record's resource has no
+    such field either.
+    """
+    return (frozenset(fields) & RESOURCE_FIELDS) | SCAN_IDENTITY
 
 
 class Artifact(ArtifactRecord):
@@ -273,13 +299,19 @@ Action = Literal[
 ]
 
 
-class PolicyInput(_Frozen):
-    """The document every policy decision is made on."""
+@dataclass(frozen=True, slots=True)
+class PolicyInput:
+    """The document every policy decision is made on.
+
+    A plain dataclass, not a validated model: it is only ever built by the
+    plane from parts validated already (a :class:`Subject`, a stored record's
+    resource), and an audit builds millions of them.
+    """
 
     subject: Subject
     action: str
     resource: dict[str, Any]
-    context: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = field(default_factory=dict)
 
     def document(self) -> dict[str, Any]:
         return {

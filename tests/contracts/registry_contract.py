@@ -9,11 +9,13 @@ import pytest
 
 from artifact_plane.errors import BackendUnavailableError, ConflictError, InvalidInputError, NotFoundError
 from artifact_plane.models import (
+    SCAN_IDENTITY,
     ArtifactFilter,
     ArtifactRecord,
     ArtifactStatus,
     DecisionFilter,
     ExecutionStatus,
+    scanned_fields,
 )
 from artifact_plane.ports.decisions import DecisionLog
 from artifact_plane.ports.lineage import Direction, LineageStore
@@ -420,6 +422,86 @@ class RegistryContract:
             await registry.insert_artifact(make_record(artifact_id=artifact_id, created_at=ts(1)))
         page = await registry.list_artifacts("t1", ArtifactFilter(), limit=10, after=(ts(1), "a"))
         assert _ids(page) == ["b", "c"]
+
+    # -- resource scans (what a policy audit reads) ----------------------------
+
+    SCAN_FIELD_SETS: tuple[tuple[str, ...] | None, ...] = (
+        None,  # every field
+        (),  # the identity only
+        ("tags", "inherited_tags", "size_bytes", "retention_policy"),  # what the shipped policies read
+        (
+            "metadata",
+            "capabilities",
+            "expires_at",
+            "created_at",
+            "updated_at",
+            "status",
+            "regenerable",
+            "ttl",
+        ),
+        ("new_retention_policy", "version_key", "payload_key", "no_such_field"),  # none is a resource field
+    )
+
+    async def test_scan_resources_give_exactly_the_records_resources(self, registry: Registry) -> None:
+        full = make_full_record()
+        plain = make_record(artifact_id="plain", created_at=ts(5))  # no uri, no creator, empty lists
+        tagged = make_record(
+            artifact_id="tagged",
+            created_at=ts(6),
+            tags=("pii",),
+            inherited_tags=("phi", "confidential"),
+            metadata={"api_key": "x", "n": [1, 2.5, None, True]},
+            expires_at=ts(9),
+            ttl=3,
+            created_by="writer-1",
+            uri="artifact://insights/reports/deep/q3.csv",
+        )
+        await _insert_all(registry, full, plain, tagged)
+        ordered = sorted([full, plain, tagged], key=lambda r: (r.created_at, r.artifact_id))
+        for fields in self.SCAN_FIELD_SETS:
+            page = await registry.scan_resources("t1", ArtifactFilter(), fields=fields, limit=10)
+            keep = None if fields is None else scanned_fields(fields)
+            assert page.resources == [record.resource(keep) for record in ordered], fields
+            assert page.after == (ordered[-1].created_at, ordered[-1].artifact_id)
+            if keep is not None:
+                assert all(set(resource) == keep for resource in page.resources)
+                assert keep >= SCAN_IDENTITY
+                assert not keep & {"version_key", "payload_key", "new_retention_policy", "no_such_field"}
+        whole = (await registry.scan_resources("t1", ArtifactFilter(), fields=None, limit=10)).resources
+        assert whole[-1] == full.resource()  # the full record is the newest
+        assert "payload_key" not in whole[-1]
+        assert "version_key" not in whole[-1]
+
+    async def test_scan_resources_page_filter_and_tenant_like_list_artifacts(
+        self, registry: Registry
+    ) -> None:
+        await self._insert_catalog(registry)
+        for query in (
+            {},
+            {"realm": "insights"},
+            {"tags": ("q3",)},
+            {"uri_glob": "artifact://*/reports/*.json"},
+        ):
+            listed = await registry.list_artifacts("t1", ArtifactFilter(**query), limit=100)
+            seen: list[str] = []
+            after: tuple[datetime, str] | None = None
+            while True:
+                page = await registry.scan_resources(
+                    "t1", ArtifactFilter(**query), fields=("tags",), limit=2, after=after
+                )
+                seen.extend(resource["artifact_id"] for resource in page.resources)
+                assert all(resource["tenant_id"] == "t1" for resource in page.resources)
+                if not page.resources:
+                    assert page.after is None
+                    break
+                after = page.after
+            assert seen == _ids(listed), query
+        other = await registry.scan_resources("t2", ArtifactFilter(), fields=("tags",), limit=100)
+        assert [r["artifact_id"] for r in other.resources] == ["r6"]
+        empty = await registry.scan_resources("t3", ArtifactFilter(), fields=None, limit=100)
+        assert empty.resources == []
+        assert empty.after is None
+        assert (await registry.scan_resources("t1", ArtifactFilter(), fields=(), limit=0)).resources == []
 
     # -- versions ------------------------------------------------------------
 

@@ -87,6 +87,10 @@ class CountingPolicyEngine(PolicyEngine):
     def revision(self) -> str:
         return self.inner.revision
 
+    @property
+    def resource_fields(self) -> frozenset[str] | None:
+        return self.inner.resource_fields
+
     async def ping(self) -> None:
         await self.inner.ping()
 

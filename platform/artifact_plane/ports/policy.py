@@ -30,6 +30,17 @@ class PolicyEngine(abc.ABC):
     def revision(self) -> str:
         """Digest of the policy files and data in force."""
 
+    @property
+    def resource_fields(self) -> frozenset[str] | None:
+        """The resource fields the revision in force can read; None: any of them.
+
+        An engine that knows (Rego, from ``policies/decision_inputs.json``)
+        lets a policy audit read just these columns of a million records.
+        Deciding on a resource restricted to them must give the same answer
+        as on the whole resource.
+        """
+        return None
+
     async def ping(self) -> None:
         """Check the engine answers (Raises: BackendUnavailableError)."""
 

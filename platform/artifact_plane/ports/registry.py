@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from artifact_plane.errors import InvalidInputError, NotFoundError
 from artifact_plane.models import (
@@ -14,6 +16,7 @@ from artifact_plane.models import (
     DecisionRecord,
     Execution,
     LineageEdge,
+    scanned_fields,
 )
 from artifact_plane.ports.decisions import DecisionLog
 
@@ -47,6 +50,15 @@ def check_retention(ttl: int | None, expires_at: datetime | None) -> None:
     check_ttl(ttl)
     if (ttl is None) != (expires_at is None):
         raise InvalidInputError("expires_at", "give expires_at (created_at + ttl) exactly when ttl is given")
+
+
+@dataclass(frozen=True)
+class ResourcePage:
+    """One page of :meth:`Registry.scan_resources`: resource documents and where the next page starts."""
+
+    resources: list[dict[str, Any]]
+    # The sort key (created_at, artifact_id) of the last resource; None when the page is empty.
+    after: tuple[datetime, str] | None
 
 
 class Registry(abc.ABC):
@@ -171,6 +183,32 @@ class Registry(abc.ABC):
             InvalidInputError: a bad ``min_version`` or URI glob (a ``self``
                 glob must be resolved by the caller: the registry has no realm).
         """
+
+    async def scan_resources(
+        self,
+        tenant: str,
+        query: ArtifactFilter,
+        *,
+        fields: Iterable[str] | None,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> ResourcePage:
+        """The policy resource documents of :meth:`list_artifacts`'s page, holding only what is asked.
+
+        Each document is ``record.resource()`` restricted to
+        :func:`~artifact_plane.models.scanned_fields` of ``fields`` (every field
+        when None): what a policy audit reads by the million. SQL adapters
+        select just those columns and build no record; this default goes
+        through :meth:`list_artifacts`. The contract suite checks both give
+        ``record.resource()``'s values exactly.
+
+        Raises:
+            InvalidInputError: as :meth:`list_artifacts`.
+        """
+        records = await self.list_artifacts(tenant, query, limit=limit, after=after)
+        keep = None if fields is None else scanned_fields(fields)
+        last = (records[-1].created_at, records[-1].artifact_id) if records else None
+        return ResourcePage([record.resource(keep) for record in records], last)
 
     @abc.abstractmethod
     async def list_versions(self, tenant: str, uri: str) -> list[ArtifactRecord]:

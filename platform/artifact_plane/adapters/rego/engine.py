@@ -266,17 +266,40 @@ def _compile(
 
 
 CacheKey = tuple[Hashable, ...]  # (revision, "exact" | "allow", request key, resource key)
+# One call's resource keys: (id(resource), projected) → (the declaration it was made under, key).
+KeyMemo = dict[tuple[int, bool], tuple[DecisionInputs, Hashable]]
 
 
 class _Asked:
     """One request as the engine keys it; its input document is built only if it must be evaluated."""
 
-    __slots__ = ("_document", "prefix", "request")
+    __slots__ = ("_document", "prefix", "request", "resource_keys")
 
-    def __init__(self, request: PolicyInput, prefix: str) -> None:
+    def __init__(
+        self,
+        request: PolicyInput,
+        prefix: str,
+        resource_keys: KeyMemo,
+    ) -> None:
         self.request = request
         self.prefix = prefix  # request_key(subject, action, context)
+        # The call's resource keys by (id(resource), projected): an audit asks every check of
+        # one resource object. Ids are stable because the call's requests hold every resource.
+        self.resource_keys = resource_keys
         self._document: dict[str, Any] | None = None
+
+    def resource_key(self, inputs: DecisionInputs, *, project: bool) -> Hashable:
+        """:func:`resource_allow_key` (``project``) or :func:`resource_key`, once per resource object.
+
+        Kept with the declaration it was made under: a reload during the call
+        (between the cached pass and the evaluated one) makes new keys.
+        """
+        memo = (id(self.request.resource), project)
+        found = self.resource_keys.get(memo)
+        if found is None or found[0] is not inputs:
+            make = resource_allow_key if project else resource_key
+            found = self.resource_keys[memo] = (inputs, make(self.request.resource, inputs))
+        return found[1]
 
     def document(self) -> dict[str, Any]:
         if self._document is None:
@@ -341,6 +364,14 @@ class RegoPolicyEngine(PolicyEngine):
     def revision(self) -> str:
         return self._state.revision
 
+    @property
+    def resource_fields(self) -> frozenset[str] | None:
+        """What ``decision_inputs.json`` declares (resource and threshold fields); None without it."""
+        state = self._state
+        if state.inputs is None or state.error is not None:
+            return None
+        return state.inputs.fields | {name for name, _ in state.inputs.thresholds}
+
     async def decide(self, request: PolicyInput) -> PolicyDecision:
         return (await self.decide_many([request]))[0]
 
@@ -349,17 +380,19 @@ class RegoPolicyEngine(PolicyEngine):
             return []
         # The subject, action and context part of the key, once per distinct combination:
         # a page of an audit or a listing asks for the same few subjects many times.
+        # Subjects by id: the call's requests hold them, so ids are stable (and cheaper than hashing).
         prefixes: dict[tuple[Any, ...], str] = {}
+        resource_keys: KeyMemo = {}
         documents: list[_Asked] = []
         for request in requests:
             context = request.context
             shown = json.dumps(context, sort_keys=True, default=str) if context else ""
-            memo = (request.subject, request.action, shown)
+            memo = (id(request.subject), request.action, shown)
             prefix = prefixes.get(memo)
             if prefix is None:
                 subject = request.subject.model_dump(mode="json")
                 prefix = prefixes[memo] = request_key(subject, request.action, context)
-            documents.append(_Asked(request, prefix))
+            documents.append(_Asked(request, prefix, resource_keys))
         # A worker-thread hop costs more than a cache lookup: answer from the
         # cache on the loop when every request is cached and no reload check is due.
         cached = self._cached_batch(documents)
@@ -374,23 +407,33 @@ class RegoPolicyEngine(PolicyEngine):
             return None  # the check reads the policy files: the worker thread does it
         if state.inputs is None or state.error is not None:
             return None
-        decisions: list[PolicyDecision] = []
+        started = time.perf_counter()
+        answers: list[Decision] = []
         for document in documents:
-            started = time.perf_counter()
             found = self._lookup_lazily(state, document)
             if found is None:
                 return None
-            allow, reasons = found
-            elapsed_ms = (time.perf_counter() - started) * 1000
-            decisions.append(
-                PolicyDecision(
-                    allow=allow,
-                    reasons=reasons,
+            answers.append(found)
+        return self._as_decisions(state, answers, started)
+
+    def _as_decisions(
+        self, state: _Compiled, answers: Sequence[Decision], started: float
+    ) -> list[PolicyDecision]:
+        """One decision per answer; the call's time is shared out, so equal answers share one object."""
+        each_ms = (time.perf_counter() - started) * 1000 / len(answers)
+        made: dict[Decision, PolicyDecision] = {}
+        decisions: list[PolicyDecision] = []
+        for answer in answers:
+            decision = made.get(answer)
+            if decision is None:
+                decision = made[answer] = PolicyDecision(
+                    allow=answer[0],
+                    reasons=answer[1],
                     revision=state.revision,
                     engine=self.name,
-                    latency_ms=elapsed_ms,
+                    latency_ms=each_ms,
                 )
-            )
+            decisions.append(decision)
         return decisions
 
     async def ping(self) -> None:
@@ -425,13 +468,14 @@ class RegoPolicyEngine(PolicyEngine):
     def _allow_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
         if state.inputs is None or state.error is not None:
             return None
-        projected = resource_allow_key(asked.request.resource, state.inputs)
-        return None if projected is None else (state.revision, "allow", asked.prefix, projected)
+        if not state.inputs.globs:
+            return None
+        return (state.revision, "allow", asked.prefix, asked.resource_key(state.inputs, project=True))
 
     def _exact_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
         if state.inputs is None or state.error is not None:
             return None
-        return (state.revision, "exact", asked.prefix, resource_key(asked.request.resource, state.inputs))
+        return (state.revision, "exact", asked.prefix, asked.resource_key(state.inputs, project=False))
 
     def _lookup_lazily(self, state: _Compiled, asked: _Asked) -> Decision | None:
         """:meth:`_lookup`, building the exact key only when the allow key misses."""
@@ -489,19 +533,7 @@ class RegoPolicyEngine(PolicyEngine):
                     self._remember(keys[members[0]][0], decision)
                 for index in members:
                     answers[index] = decision
-        decisions: list[PolicyDecision] = []
-        each_ms = (time.perf_counter() - started) * 1000 / len(documents)  # a batch's time, shared
-        for index in range(len(documents)):
-            verdict, reasons = answers[index]
-            decisions.append(
-                PolicyDecision(
-                    allow=verdict,
-                    reasons=reasons,
-                    revision=state.revision,
-                    engine=self.name,
-                    latency_ms=each_ms,
-                )
-            )
+        decisions = self._as_decisions(state, [answers[index] for index in range(len(documents))], started)
         if failures:
             logger.error(
                 "policy evaluation failed for %d of %d request(s), revision %s: %s",

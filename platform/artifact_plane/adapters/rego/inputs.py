@@ -65,9 +65,11 @@ class DecisionInputs:
     globs: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...] = ()
 
     sorted_fields: tuple[str, ...] = field(init=False)
+    glob_map: Mapping[str, tuple[re.Pattern[str], ...]] = field(init=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sorted_fields", tuple(sorted(self.fields)))
+        object.__setattr__(self, "glob_map", dict(self.globs))
 
 
 def _is_number(value: object) -> bool:
@@ -225,22 +227,35 @@ def freeze(value: Any) -> Hashable:
     if isinstance(value, float):
         return ("!nan",) if value != value else value  # 1.0 == 1, as in Rego
     if isinstance(value, list | tuple):
+        if all(type(item) is str for item in value):  # tags and the like: no call per item
+            return ("!list", *value)
         return ("!list", *(freeze(item) for item in value))
     if isinstance(value, Mapping):
         return ("!object", *sorted((str(k), freeze(v)) for k, v in value.items()))
     return ("!str", str(value))  # what the JSON document would carry (a datetime's text, say)
 
 
+_ABSENT: Hashable = ("!absent",)  # a declared field the resource lacks (no frozen value is this tuple)
+_NO_GLOBS: Mapping[str, tuple[re.Pattern[str], ...]] = {}
+
+
 def _resource_key(resource: Mapping[str, Any], inputs: DecisionInputs, *, project: bool) -> Hashable:
-    # A tuple, not JSON text: this runs for every request of every call (an audit's millions).
-    globs = dict(inputs.globs) if project else {}
+    # A tuple by position in sorted_fields, then thresholds: this runs for every
+    # distinct resource of every call (an audit's millions), so no per-part names.
+    globs = inputs.glob_map if project else _NO_GLOBS
     parts: list[Hashable] = []
     for name in inputs.sorted_fields:
-        if name in resource:
-            value = resource[name]
-            parts.append((name, _uri_projection(value, globs[name]) if name in globs else freeze(value)))
+        value = resource.get(name, _ABSENT)
+        if value is _ABSENT:
+            parts.append(_ABSENT)
+        elif name in globs:
+            parts.append(_uri_projection(value, globs[name]))
+        else:
+            kind = type(value)
+            parts.append(value if kind is str or value is None else freeze(value))
     for name, limits in inputs.thresholds:
-        parts.append(("!above", name, freeze(_threshold_key(resource.get(name), limits))))
+        above = _threshold_key(resource.get(name), limits)
+        parts.append(above if type(above) is int or above is None else freeze(above))
     return tuple(parts)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -26,6 +26,7 @@ from artifact_plane.adapters.sql.rows import (
     to_execution,
     which_conflict,
 )
+from artifact_plane.adapters.sql.scan import scan_page
 from artifact_plane.adapters.sql.tables import artifact_names, artifact_tags, artifacts, executions
 from artifact_plane.adapters.sql.tables import decisions as decisions_table
 from artifact_plane.errors import ConflictError, InvalidInputError, NotFoundError
@@ -39,7 +40,7 @@ from artifact_plane.models import (
     LineageEdge,
 )
 from artifact_plane.ports.decisions import DecisionLog
-from artifact_plane.ports.registry import RETAINABLE, Registry, check_retention
+from artifact_plane.ports.registry import RETAINABLE, Registry, ResourcePage, check_retention
 
 __all__ = ["SqlRegistry"]
 
@@ -169,6 +170,24 @@ class SqlRegistry(Registry):
             return []
         stmt = filtered_artifacts(tenant, query, limit=limit, after=after)
         return await self.database.run(lambda conn: _records(conn, stmt), write=False)
+
+    async def scan_resources(
+        self,
+        tenant: str,
+        query: ArtifactFilter,
+        *,
+        fields: Iterable[str] | None,
+        limit: int,
+        after: tuple[datetime, str] | None = None,
+    ) -> ResourcePage:
+        if limit <= 0:
+            return ResourcePage([], None)
+        if fields is None:  # whole documents: through whole records
+            return await super().scan_resources(tenant, query, fields=None, limit=limit, after=after)
+        wanted = tuple(fields)
+        return await self.database.run(
+            lambda conn: scan_page(conn, tenant, query, wanted, limit=limit, after=after), write=False
+        )
 
     async def list_versions(self, tenant: str, uri: str) -> list[ArtifactRecord]:
         stmt = (

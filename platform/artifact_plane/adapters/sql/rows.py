@@ -209,11 +209,17 @@ def insert_open_edges(conn: Connection, edges: Iterable[LineageEdge]) -> int:
 def keyset_after(
     time_column: ColumnElement[Any], id_column: ColumnElement[Any], after: tuple[Any, str] | None
 ) -> ColumnElement[bool] | None:
-    """``(time, id) > after``, spelled out so both SQLite and PostgreSQL use the index."""
+    """``(time, id) > after``, spelled out so both SQLite and PostgreSQL seek the index to it.
+
+    ``time >= at`` is what makes it a seek: with only ``time > at OR (time = at
+    AND id > last)`` SQLite's plan walks the tenant's index from its first
+    entry and filters, so the thousandth page read every row before it again.
+    The second condition only drops the rows of ``at`` up to ``last``.
+    """
     if after is None:
         return None
     at, last_id = after
-    return or_(time_column > at, and_(time_column == at, id_column > last_id))
+    return and_(time_column >= at, or_(time_column > at, id_column > last_id))
 
 
 def close_edges_touching(conn: Connection, tenant: str, node_ids: Sequence[str], at: Any) -> int:
