@@ -13,19 +13,20 @@ backend):
 * ``inherited_tags`` of rows from before revision 0005 (NULL) is ``[]``, as
   ``record_from_row`` reads it.
 
-The page's cursor (its last ``created_at``) is read by one more lookup of
-the last row, so no other row pays for parsing a timestamp on SQLite.
+The page's cursor (its last ``created_at``) comes with every row unparsed
+(SQLite's text; psycopg's datetime) and only the last row's is read as an
+instant, so no other row pays for parsing a timestamp on SQLite.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import TypeAdapter
-from sqlalchemy import Connection, Text, select, type_coerce
+from sqlalchemy import Connection, String, Text, type_coerce
 
 from artifact_plane.adapters.sql.filters import filtered_artifacts
 from artifact_plane.adapters.sql.tables import artifacts
@@ -80,7 +81,7 @@ def scan_page(
     """One page of resource documents holding :func:`scanned_fields` of ``fields``, in list order."""
     names = sorted(scanned_fields(fields))  # every resource field is a column of that name
     stmt = filtered_artifacts(tenant, query, limit=limit, after=after).with_only_columns(
-        *(_column(name) for name in names)
+        *(_column(name) for name in names), type_coerce(a.created_at, String).label("page_at")
     )
     rows = conn.execute(stmt).all()
     if not rows:
@@ -88,11 +89,14 @@ def scan_page(
     converters = [(index, _CONVERT[name]) for index, name in enumerate(names) if name in _CONVERT]
     resources: list[dict[str, Any]] = []
     for row in rows:
-        values = list(row)
+        values = list(row)[:-1]
         for index, convert in converters:
             values[index] = convert(values[index])
         resources.append(dict(zip(names, values, strict=True)))
-    last = resources[-1]["artifact_id"]
-    cursor = select(a.created_at).where(a.tenant_id == tenant, a.artifact_id == last)
-    created = conn.execute(cursor).scalar_one()
-    return ResourcePage(resources, (created, last))
+    return ResourcePage(resources, (_instant(rows[-1][-1]), resources[-1]["artifact_id"]))
+
+
+def _instant(value: str | datetime) -> datetime:
+    """A stored ``created_at`` as :class:`~artifact_plane.adapters.sql.coltypes.UtcDateTime` reads it."""
+    at = datetime.fromisoformat(value) if isinstance(value, str) else value  # SQLite's naive UTC text
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
