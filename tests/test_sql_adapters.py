@@ -571,3 +571,16 @@ async def test_a_page_after_a_key_seeks_the_index_instead_of_rereading_earlier_r
     else:
         assert "ix_artifacts_tenant_created" in shown, shown
         assert "AND (created_at >= '2024-01-01 00:02:30" in shown, shown
+
+
+@pytest.mark.parametrize("text", ["[]", "{}", b"[]", b"{}", '["pii"]', b'{"a": [1]}', "null"])
+def test_json_cells_read_the_same_from_text_and_bytes_and_empties_are_never_shared(text: str | bytes) -> None:
+    """SQLite hands the JSON deserializer text, psycopg the JSONB's bytes: both take the same path."""
+    import json
+
+    from artifact_plane.adapters.sql.engine import _loads_json
+
+    first, second = _loads_json(text), _loads_json(text)
+    assert first == second == json.loads(text)
+    if isinstance(first, list | dict):
+        assert first is not second  # a caller may change what it got

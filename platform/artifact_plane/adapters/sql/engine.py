@@ -31,11 +31,12 @@ if TYPE_CHECKING:
 __all__ = ["SqlDatabase", "normalize_url"]
 
 # Most JSON cells are empty lists or objects (tags, capabilities, metadata):
-# answered without the decoder, the common case of every record read.
-_EMPTY_JSON: dict[str, Any] = {"[]": [], "{}": {}}
+# answered without the decoder, the common case of every record read. SQLite
+# hands the deserializer text; psycopg hands it the JSONB's bytes.
+_EMPTY_JSON: dict[str | bytes, Any] = {"[]": [], "{}": {}, b"[]": [], b"{}": {}}
 
 
-def _loads_json(text: str) -> Any:
+def _loads_json(text: str | bytes) -> Any:
     empty = _EMPTY_JSON.get(text)
     if empty is not None:
         return type(empty)()  # a fresh list or dict: callers may change what they get
