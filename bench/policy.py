@@ -305,7 +305,7 @@ async def run_audit(root: Path, *, artifacts: int, workers: Sequence[int] = (1, 
         f"baseline timed on {sample:,} artifacts and scaled; it decides every check of every artifact with "
         "one regopy query; the audit decides each distinct request once, in batch queries of 50: what the "
         "policies declare they read (policies/decision_inputs.json), a URI by its realm and the manifest "
-        "globs its path matches for allows (denials quote the URI: each is evaluated)"
+        "globs its path matches (a denial's reasons are moved to the next URI by replacing the URI they quote)"
     )
     section.notes.append(MIX)
     section.data = {

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from artifact_plane.adapters.rego import RegoPolicyEngine
-from artifact_plane.adapters.rego.inputs import collect_limits
+from artifact_plane.adapters.rego.inputs import DecisionInputs, collect_limits, glob_regex, transfer_reasons
 from artifact_plane.errors import ConfigurationError
 from artifact_plane.models import PolicyInput, Subject
 from artifact_plane.realms_manifest import load_realm_manifests, policy_data
@@ -425,13 +425,22 @@ async def test_an_allow_is_shared_by_uris_with_the_same_realm_and_glob_matches()
     decisions = await engine.decide_many(many)
     assert all(d.allow and d.reasons == () for d in decisions)
     assert engine.evaluations == 1
-    # Outside the glob: denied, each with its own URI in the reason (never shared).
+    # Outside the glob: denied, each with its own URI in the reason, from one evaluation:
+    # the first one's reasons with the URI each quotes replaced.
     outside = [_at_uri(f"artifact://outcomes/drafts/{n}.json", "journey") for n in range(3)]
     denied = await engine.decide_many(outside)
     assert [d.allow for d in denied] == [False, False, False]
     for n, decision in enumerate(denied):
-        assert f"artifact://outcomes/drafts/{n}.json" in " ".join(decision.reasons)
-    assert engine.evaluations == 4  # a denied group's first, then the other two for their own reasons
+        assert decision.reasons == (
+            f"realm_read: realm journey may not read artifact://outcomes/drafts/{n}.json (type roadmap)",
+        )
+    assert engine.evaluations == 2
+    # A later call with another URI of that projection: still no evaluation.
+    [later] = await engine.decide_many([_at_uri("artifact://outcomes/drafts/x/y.json", "journey")])
+    assert later.reasons == (
+        "realm_read: realm journey may not read artifact://outcomes/drafts/x/y.json (type roadmap)",
+    )
+    assert engine.evaluations == 2
 
 
 async def test_shared_allows_answer_as_deciding_each_request_alone(tmp_path: Path) -> None:
@@ -455,9 +464,61 @@ async def test_shared_allows_answer_as_deciding_each_request_alone(tmp_path: Pat
         for subject_realm in ("journey", "outcomes", None)
         for action in ("read", "create")
     ]
-    cached = await _engine().decide_many(requests * 2)
+    # Many URIs per projection, denied ones among them, some awkward: a quote, non-ASCII,
+    # the realm's name inside the path, a URI a declared field repeats (it must be evaluated).
+    odd = [
+        "artifact://outcomes/drafts/1.json",
+        "artifact://outcomes/drafts/2.json",
+        "artifact://outcomes/drafts/outcomes/3.json",
+        'artifact://outcomes/drafts/"q".json',
+        "artifact://outcomes/drafts/é✓.json",
+        "artifact://outcomes/roadmaps/r1.json",
+        "artifact://outcomes/roadmaps/deep/r2.json",
+        "artifact://insights/reports/a.json",
+        "artifact://insights/reports/b.json",
+    ]
+    requests += [
+        _at_uri(uri, realm, action=action)
+        for uri in odd
+        for realm in ("journey", "content")
+        for action in ("read", "create")
+    ]
+    echoed = _at_uri("artifact://outcomes/drafts/9.json", "journey")
+    echoed.resource["retention_policy"] = "artifact://outcomes/drafts/9.json"
+    echoed_again = _at_uri("artifact://outcomes/drafts/10.json", "journey")
+    echoed_again.resource["retention_policy"] = "artifact://outcomes/drafts/9.json"
+    requests += [echoed, echoed_again]
+    engine = _engine()
+    cached = await engine.decide_many(requests * 2)
+    cached += [await engine.decide(request) for request in requests]  # from the cache, one at a time
     plain = _engine(plain_dir)
-    alone = [await plain.decide(request) for request in requests * 2]
+    alone = [await plain.decide(request) for request in requests * 3]
     assert [(d.allow, d.reasons) for d in cached] == [(d.allow, d.reasons) for d in alone]
     assert any(d.allow for d in alone)
-    assert any(not d.allow for d in alone)
+    assert sum(not d.allow for d in alone) > len(odd)
+    assert engine.evaluations < plain.evaluations / 3  # answers were shared, allows and denials
+
+
+def test_reasons_move_to_another_uri_only_when_nothing_else_could_quote_it() -> None:
+    inputs = DecisionInputs(
+        frozenset({"uri", "realm", "retention_policy"}),
+        globs=(("uri", (glob_regex("**"),)),),  # type: ignore[arg-type]
+    )
+    a, b = "artifact://r/x/1.json", "artifact://r/x/2.json"
+    source, target = {"uri": a, "realm": "r"}, {"uri": b, "realm": "r"}
+    reasons = (f"content_type: no {a}", f"realm_read: may not read {a}")
+    moved = transfer_reasons(reasons, inputs, source, target, rest="{}")
+    assert moved == (f"content_type: no {b}", f"realm_read: may not read {b}")
+    # The old URI in what else the policies see: the subject's context, another declared field.
+    assert transfer_reasons(reasons, inputs, source, target, rest=f'["{a}"]') is None
+    assert transfer_reasons(reasons, inputs, {**source, "retention_policy": a}, target, rest="{}") is None
+    # Reasons the replacement would reorder, or that were not in sorted order to begin with.
+    suffixed = (f"x: {a}", f"x: {a}9")
+    assert transfer_reasons(suffixed, inputs, source, {"uri": "artifact://r/x/3.json"}, rest="{}") is not None
+    reordered = (f"x: {a}", "x: artifact://r/x/1.jsoo")  # sorted; with b in place of a it would not be
+    assert transfer_reasons(reordered, inputs, source, target, rest="{}") is None
+    assert transfer_reasons(tuple(reversed(reasons)), inputs, source, target, rest="{}") is None
+    # Not strings: nothing to replace.
+    assert transfer_reasons(reasons, inputs, source, {"uri": 7}, rest="{}") is None
+    # The same URI: the reasons as they are.
+    assert transfer_reasons(reasons, inputs, source, dict(source), rest="{}") == reasons

@@ -44,6 +44,7 @@ from artifact_plane.adapters.rego.inputs import (
     request_key,
     resource_allow_key,
     resource_key,
+    transfer_reasons,
 )
 from artifact_plane.adapters.rego.pool import PolicySource, WorkerPool
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
@@ -268,6 +269,8 @@ def _compile(
 CacheKey = tuple[Hashable, ...]  # (revision, "exact" | "allow", request key, resource key)
 # One call's resource keys: (id(resource), projected) → (the declaration it was made under, key).
 KeyMemo = dict[tuple[int, bool], tuple[DecisionInputs, Hashable]]
+# A denial and the declared fields of the resource it was made for.
+Denial = tuple[Decision, dict[str, Any]]
 
 
 class _Asked:
@@ -351,6 +354,9 @@ class RegoPolicyEngine(PolicyEngine):
         # Decisions by (revision, cache key): requests that agree on everything the
         # policies read get the same answer, so one evaluation serves them all.
         self._cache: OrderedDict[CacheKey, Decision] = OrderedDict()
+        # Denials by projection (the allow key), with the declared fields of the resource that
+        # got them: another URI with the same projection gets the reasons with its URI quoted.
+        self._denials: OrderedDict[CacheKey, Denial] = OrderedDict()
         self._cache_lock = threading.Lock()
         self.evaluations = 0  # how many documents regopy actually evaluated
         self.queries = 0  # how many regopy queries evaluated them (a batch query decides many)
@@ -465,6 +471,34 @@ class RegoPolicyEngine(PolicyEngine):
             if len(self._cache) > CACHE_SIZE:
                 self._cache.popitem(last=False)
 
+    def _remember_denial(self, state: _Compiled, allow: CacheKey, decision: Decision, asked: _Asked) -> None:
+        assert state.inputs is not None  # there is an allow key
+        resource = asked.request.resource
+        declared = {name: resource.get(name) for name in state.inputs.sorted_fields}
+        with self._cache_lock:
+            self._denials[allow] = (decision, declared)
+            if len(self._denials) > CACHE_SIZE:
+                self._denials.popitem(last=False)
+
+    def _transfer(
+        self, state: _Compiled, allow: CacheKey | None, asked: _Asked, source: Denial | None
+    ) -> Decision | None:
+        """A denial of the same projection, its reasons quoting this request's URI (None: evaluate).
+
+        ``source`` is the denial and the resource it was made for; None: the
+        one remembered under ``allow``, if any.
+        """
+        if allow is None or state.inputs is None:
+            return None
+        if source is None:
+            with self._cache_lock:
+                source = self._denials.get(allow)
+            if source is None:
+                return None
+        (verdict, reasons), declared = source
+        moved = transfer_reasons(reasons, state.inputs, declared, asked.request.resource, rest=asked.prefix)
+        return None if moved is None else (verdict, moved)
+
     def _allow_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
         if state.inputs is None or state.error is not None:
             return None
@@ -481,7 +515,9 @@ class RegoPolicyEngine(PolicyEngine):
         """:meth:`_lookup`, building the exact key only when the allow key misses."""
         allow = self._allow_key(state, asked)
         found = self._lookup(None, allow) if allow is not None else None
-        return found if found is not None else self._lookup(self._exact_key(state, asked), None)
+        if found is None:
+            found = self._lookup(self._exact_key(state, asked), None)
+        return found if found is not None else self._transfer(state, allow, asked, None)
 
     def _keys(self, state: _Compiled, asked: _Asked) -> tuple[CacheKey | None, CacheKey | None]:
         """(exact key, allow key) of a request; None where the policies declare nothing to key by."""
@@ -497,6 +533,8 @@ class RegoPolicyEngine(PolicyEngine):
         groups: dict[object, list[int]] = {}
         for index, (key, allow) in enumerate(keys):
             found = self._lookup(key, allow)
+            if found is None:
+                found = self._transfer(state, allow, documents[index], None)
             if found is not None:
                 answers[index] = found
                 continue
@@ -520,9 +558,15 @@ class RegoPolicyEngine(PolicyEngine):
                     answers[index] = decision
                 continue
             self._remember(key, decision)
+            if allow is not None:
+                self._remember_denial(state, allow, decision, documents[first])
+            source = (decision, documents[first].request.resource)
             for index in members[1:]:
                 if keys[index][0] == key and key is not None:
                     answers[index] = decision
+                elif (moved := self._transfer(state, allow, documents[index], source)) is not None:
+                    answers[index] = moved
+                    self._remember(keys[index][0], moved)
                 else:
                     again.setdefault(keys[index][0] or index, []).append(index)
         if again:

@@ -19,7 +19,8 @@ quoted in denial reasons. It stays in the exact key (reasons quote it), but
 :func:`resource_allow_key` replaces it by its realm and which globs its path
 matches: an *allow* (which has no reasons) found for one URI answers every
 URI with the same projection, so a million named artifacts need not be a
-million evaluations. Denials are always evaluated for the request itself.
+million evaluations. A denial quotes the URI, so :func:`transfer_reasons` moves one
+found for one URI to another of the same projection by replacing the quote.
 
 A limit that is not a number is ignored, which is exact: in Rego a number is
 above every null and boolean and below every string, array and object, so
@@ -49,6 +50,7 @@ __all__ = [
     "request_key",
     "resource_allow_key",
     "resource_key",
+    "transfer_reasons",
 ]
 
 DECISION_INPUTS = "decision_inputs.json"
@@ -257,6 +259,46 @@ def _resource_key(resource: Mapping[str, Any], inputs: DecisionInputs, *, projec
         above = _threshold_key(resource.get(name), limits)
         parts.append(above if type(above) is int or above is None else freeze(above))
     return tuple(parts)
+
+
+def transfer_reasons(
+    reasons: Sequence[str],
+    inputs: DecisionInputs,
+    source: Mapping[str, Any],
+    target: Mapping[str, Any],
+    *,
+    rest: str,
+) -> tuple[str, ...] | None:
+    """``source``'s denial reasons as they read for ``target``; None when that cannot be told safely.
+
+    For two resources with the same :func:`resource_allow_key` (same realm and
+    glob matches, every other declared field equal), a glob field changes a
+    decision only through its verbatim quotes in the reasons (what the
+    declaration promises), so ``target``'s reasons are ``source``'s with each
+    differing glob value replaced. ``rest`` is the rest of what the policies
+    see, as text (:func:`request_key`: subject, action, context). Refused
+    (None), so the request is evaluated instead, when a value is not a string,
+    when the old value also occurs in ``rest`` or another declared field (it
+    would be replaced there too), or
+    when the replacement would reorder the reasons (the policies sort them;
+    an order that is not sorted might depend on the value).
+    """
+    moved = list(reasons)
+    for name, _ in inputs.globs:
+        old, new = source.get(name), target.get(name)
+        if old == new:
+            continue
+        if not isinstance(old, str) or not isinstance(new, str) or not old:
+            return None
+        if old in rest or json.dumps(old)[1:-1] in rest:  # rest is JSON: look for it escaped too
+            return None
+        for other in inputs.sorted_fields:
+            if other != name and old in json.dumps(source.get(other), ensure_ascii=False):
+                return None
+        moved = [reason.replace(old, new) for reason in moved]
+    if len(moved) > 1 and not (list(reasons) == sorted(reasons) and moved == sorted(moved)):
+        return None
+    return tuple(moved)
 
 
 def resource_key(resource: Mapping[str, Any], inputs: DecisionInputs) -> Hashable:
