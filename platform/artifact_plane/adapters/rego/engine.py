@@ -27,8 +27,7 @@ import logging
 import re
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Hashable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,15 +35,21 @@ from typing import Any
 import anyio.to_thread
 from regopy import Interpreter, LogLevel, RegoError
 
+from artifact_plane.adapters.rego.cache import (
+    Asked,
+    CacheKey,
+    DecisionCache,
+    Denial,
+    KeyMemo,
+    allow_key,
+    exact_key,
+)
 from artifact_plane.adapters.rego.evaluation import Decision, decide_documents, project, take
 from artifact_plane.adapters.rego.inputs import (
     DECISION_INPUTS,
     DecisionInputs,
     decision_inputs,
     request_key,
-    resource_allow_key,
-    resource_key,
-    transfer_reasons,
 )
 from artifact_plane.adapters.rego.pool import PolicySource, WorkerPool
 from artifact_plane.errors import BackendUnavailableError, ConfigurationError
@@ -266,50 +271,6 @@ def _compile(
     )
 
 
-CacheKey = tuple[Hashable, ...]  # (revision, "exact" | "allow", request key, resource key)
-# One call's resource keys: (id(resource), projected) → (the declaration it was made under, key).
-KeyMemo = dict[tuple[int, bool], tuple[DecisionInputs, Hashable]]
-# A denial and the declared fields of the resource it was made for.
-Denial = tuple[Decision, dict[str, Any]]
-
-
-class _Asked:
-    """One request as the engine keys it; its input document is built only if it must be evaluated."""
-
-    __slots__ = ("_document", "prefix", "request", "resource_keys")
-
-    def __init__(
-        self,
-        request: PolicyInput,
-        prefix: str,
-        resource_keys: KeyMemo,
-    ) -> None:
-        self.request = request
-        self.prefix = prefix  # request_key(subject, action, context)
-        # The call's resource keys by (id(resource), projected): an audit asks every check of
-        # one resource object. Ids are stable because the call's requests hold every resource.
-        self.resource_keys = resource_keys
-        self._document: dict[str, Any] | None = None
-
-    def resource_key(self, inputs: DecisionInputs, *, project: bool) -> Hashable:
-        """:func:`resource_allow_key` (``project``) or :func:`resource_key`, once per resource object.
-
-        Kept with the declaration it was made under: a reload during the call
-        (between the cached pass and the evaluated one) makes new keys.
-        """
-        memo = (id(self.request.resource), project)
-        found = self.resource_keys.get(memo)
-        if found is None or found[0] is not inputs:
-            make = resource_allow_key if project else resource_key
-            found = self.resource_keys[memo] = (inputs, make(self.request.resource, inputs))
-        return found[1]
-
-    def document(self) -> dict[str, Any]:
-        if self._document is None:
-            self._document = self.request.document()
-        return self._document
-
-
 class RegoPolicyEngine(PolicyEngine):
     """Rego policies evaluated in-process by regopy.
 
@@ -353,11 +314,7 @@ class RegoPolicyEngine(PolicyEngine):
         self._checked_at = time.monotonic()
         # Decisions by (revision, cache key): requests that agree on everything the
         # policies read get the same answer, so one evaluation serves them all.
-        self._cache: OrderedDict[CacheKey, Decision] = OrderedDict()
-        # Denials by projection (the allow key), with the declared fields of the resource that
-        # got them: another URI with the same projection gets the reasons with its URI quoted.
-        self._denials: OrderedDict[CacheKey, Denial] = OrderedDict()
-        self._cache_lock = threading.Lock()
+        self._cache = DecisionCache(CACHE_SIZE)
         self.evaluations = 0  # how many documents regopy actually evaluated
         self.queries = 0  # how many regopy queries evaluated them (a batch query decides many)
         self._pool = WorkerPool(workers) if workers > 1 else None
@@ -389,7 +346,7 @@ class RegoPolicyEngine(PolicyEngine):
         # Subjects by id: the call's requests hold them, so ids are stable (and cheaper than hashing).
         prefixes: dict[tuple[Any, ...], str] = {}
         resource_keys: KeyMemo = {}
-        documents: list[_Asked] = []
+        documents: list[Asked] = []
         for request in requests:
             context = request.context
             shown = json.dumps(context, sort_keys=True, default=str) if context else ""
@@ -398,7 +355,7 @@ class RegoPolicyEngine(PolicyEngine):
             if prefix is None:
                 subject = request.subject.model_dump(mode="json")
                 prefix = prefixes[memo] = request_key(subject, request.action, context)
-            documents.append(_Asked(request, prefix, resource_keys))
+            documents.append(Asked(request, prefix, resource_keys))
         # A worker-thread hop costs more than a cache lookup: answer from the
         # cache on the loop when every request is cached and no reload check is due.
         cached = self._cached_batch(documents)
@@ -406,7 +363,7 @@ class RegoPolicyEngine(PolicyEngine):
             return cached
         return await anyio.to_thread.run_sync(self._decide_batch, documents)
 
-    def _cached_batch(self, documents: Sequence[_Asked]) -> list[PolicyDecision] | None:
+    def _cached_batch(self, documents: Sequence[Asked]) -> list[PolicyDecision] | None:
         """Every decision from the cache, or None when one is missing or the files are due a check."""
         state = self._state
         if time.monotonic() - self._checked_at >= self._reload_interval:
@@ -454,76 +411,36 @@ class RegoPolicyEngine(PolicyEngine):
         self._state = _Compiled(self._state.revision, self._state.signature, error="policy engine closed")
         self._reload_interval = float("inf")
 
-    def _lookup(self, key: CacheKey | None, allow: CacheKey | None) -> Decision | None:
-        """The cached decision for a request: by its exact key, else an allow by its projection."""
-        with self._cache_lock:
-            for candidate in (key, allow):
-                if candidate is not None and (found := self._cache.get(candidate)) is not None:
-                    self._cache.move_to_end(candidate)
-                    return found
-        return None
+    def _allow_key(self, state: _Compiled, asked: Asked) -> CacheKey | None:
+        if state.inputs is None or state.error is not None:
+            return None
+        return allow_key(state.revision, state.inputs, asked)
 
-    def _remember(self, key: CacheKey | None, decision: Decision) -> None:
-        if key is None:
-            return
-        with self._cache_lock:
-            self._cache[key] = decision
-            if len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
-
-    def _remember_denial(self, state: _Compiled, allow: CacheKey, decision: Decision, asked: _Asked) -> None:
-        assert state.inputs is not None  # there is an allow key
-        resource = asked.request.resource
-        declared = {name: resource.get(name) for name in state.inputs.sorted_fields}
-        with self._cache_lock:
-            self._denials[allow] = (decision, declared)
-            if len(self._denials) > CACHE_SIZE:
-                self._denials.popitem(last=False)
+    def _exact_key(self, state: _Compiled, asked: Asked) -> CacheKey | None:
+        if state.inputs is None or state.error is not None:
+            return None
+        return exact_key(state.revision, state.inputs, asked)
 
     def _transfer(
-        self, state: _Compiled, allow: CacheKey | None, asked: _Asked, source: Denial | None
+        self, state: _Compiled, allow: CacheKey | None, asked: Asked, source: Denial | None = None
     ) -> Decision | None:
-        """A denial of the same projection, its reasons quoting this request's URI (None: evaluate).
-
-        ``source`` is the denial and the resource it was made for; None: the
-        one remembered under ``allow``, if any.
-        """
         if allow is None or state.inputs is None:
             return None
-        if source is None:
-            with self._cache_lock:
-                source = self._denials.get(allow)
-            if source is None:
-                return None
-        (verdict, reasons), declared = source
-        moved = transfer_reasons(reasons, state.inputs, declared, asked.request.resource, rest=asked.prefix)
-        return None if moved is None else (verdict, moved)
+        return self._cache.transfer(state.inputs, allow, asked, source)
 
-    def _allow_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
-        if state.inputs is None or state.error is not None:
-            return None
-        if not state.inputs.globs:
-            return None
-        return (state.revision, "allow", asked.prefix, asked.resource_key(state.inputs, project=True))
-
-    def _exact_key(self, state: _Compiled, asked: _Asked) -> CacheKey | None:
-        if state.inputs is None or state.error is not None:
-            return None
-        return (state.revision, "exact", asked.prefix, asked.resource_key(state.inputs, project=False))
-
-    def _lookup_lazily(self, state: _Compiled, asked: _Asked) -> Decision | None:
-        """:meth:`_lookup`, building the exact key only when the allow key misses."""
+    def _lookup_lazily(self, state: _Compiled, asked: Asked) -> Decision | None:
+        """The cached answer, building the exact key only when the allow key misses."""
         allow = self._allow_key(state, asked)
-        found = self._lookup(None, allow) if allow is not None else None
+        found = self._cache.lookup(None, allow) if allow is not None else None
         if found is None:
-            found = self._lookup(self._exact_key(state, asked), None)
-        return found if found is not None else self._transfer(state, allow, asked, None)
+            found = self._cache.lookup(self._exact_key(state, asked), None)
+        return found if found is not None else self._transfer(state, allow, asked)
 
-    def _keys(self, state: _Compiled, asked: _Asked) -> tuple[CacheKey | None, CacheKey | None]:
+    def _keys(self, state: _Compiled, asked: Asked) -> tuple[CacheKey | None, CacheKey | None]:
         """(exact key, allow key) of a request; None where the policies declare nothing to key by."""
         return self._exact_key(state, asked), self._allow_key(state, asked)
 
-    def _decide_batch(self, documents: Sequence[_Asked]) -> list[PolicyDecision]:
+    def _decide_batch(self, documents: Sequence[Asked]) -> list[PolicyDecision]:
         state = self._current()  # reload check first: the cache is per revision
         started = time.perf_counter()
         keys = [self._keys(state, document) for document in documents]
@@ -532,9 +449,9 @@ class RegoPolicyEngine(PolicyEngine):
         # key, else the request alone); one request per group is evaluated first.
         groups: dict[object, list[int]] = {}
         for index, (key, allow) in enumerate(keys):
-            found = self._lookup(key, allow)
+            found = self._cache.lookup(key, allow)
             if found is None:
-                found = self._transfer(state, allow, documents[index], None)
+                found = self._transfer(state, allow, documents[index])
             if found is not None:
                 answers[index] = found
                 continue
@@ -553,20 +470,20 @@ class RegoPolicyEngine(PolicyEngine):
                     answers[index] = decision
                 continue
             if decision[0] and allow is not None:
-                self._remember(allow, decision)  # an allow has no reasons: every member shares it
+                self._cache.remember(allow, decision)  # an allow has no reasons: every member shares it
                 for index in members[1:]:
                     answers[index] = decision
                 continue
-            self._remember(key, decision)
-            if allow is not None:
-                self._remember_denial(state, allow, decision, documents[first])
+            self._cache.remember(key, decision)
+            if allow is not None and state.inputs is not None:
+                self._cache.remember_denial(state.inputs, allow, decision, documents[first])
             source = (decision, documents[first].request.resource)
             for index in members[1:]:
                 if keys[index][0] == key and key is not None:
                     answers[index] = decision
                 elif (moved := self._transfer(state, allow, documents[index], source)) is not None:
                     answers[index] = moved
-                    self._remember(keys[index][0], moved)
+                    self._cache.remember(keys[index][0], moved)
                 else:
                     again.setdefault(keys[index][0] or index, []).append(index)
         if again:
@@ -574,7 +491,7 @@ class RegoPolicyEngine(PolicyEngine):
             evaluated = self._evaluate_all(state, [documents[i].document() for i in firsts], failures)
             for members, (decision, ok) in zip(again.values(), evaluated, strict=True):
                 if ok:
-                    self._remember(keys[members[0]][0], decision)
+                    self._cache.remember(keys[members[0]][0], decision)
                 for index in members:
                     answers[index] = decision
         decisions = self._as_decisions(state, [answers[index] for index in range(len(documents))], started)
