@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from artifact_plane.adapters.rego import RegoPolicyEngine
-from artifact_plane.adapters.rego.inputs import DecisionInputs, collect_limits, glob_regex, transfer_reasons
+from artifact_plane.adapters.rego.cache import Asked, DecisionCache, denial_of
+from artifact_plane.adapters.rego.inputs import DecisionInputs, collect_limits, glob_regex, request_key
 from artifact_plane.errors import ConfigurationError
 from artifact_plane.models import PolicyInput, Subject
 from artifact_plane.realms_manifest import load_realm_manifests, policy_data
@@ -505,20 +506,35 @@ def test_reasons_move_to_another_uri_only_when_nothing_else_could_quote_it() -> 
         globs=(("uri", (glob_regex("**"),)),),  # type: ignore[arg-type]
     )
     a, b = "artifact://r/x/1.json", "artifact://r/x/2.json"
-    source, target = {"uri": a, "realm": "r"}, {"uri": b, "realm": "r"}
+    subject = Subject(id="svc", tenant="acme", roles=("reader",), realm="r")
+
+    def asked(uri: object, **fields: object) -> Asked:
+        request = PolicyInput(subject, "read", {"uri": uri, "realm": "r", **fields})
+        return Asked(request, request_key(subject.model_dump(mode="json"), "read", {}), {})
+
+    def move(reasons: tuple[str, ...], source: Asked, target: Asked) -> tuple[str, ...] | None:
+        moved = DecisionCache(8).transfer(inputs, ("k",), target, denial_of((False, reasons), inputs, source))
+        return None if moved is None else moved[1]
+
     reasons = (f"content_type: no {a}", f"realm_read: may not read {a}")
-    moved = transfer_reasons(reasons, inputs, source, target, rest="{}")
-    assert moved == (f"content_type: no {b}", f"realm_read: may not read {b}")
-    # The old URI in what else the policies see: the subject's context, another declared field.
-    assert transfer_reasons(reasons, inputs, source, target, rest=f'["{a}"]') is None
-    assert transfer_reasons(reasons, inputs, {**source, "retention_policy": a}, target, rest="{}") is None
+    assert move(reasons, asked(a), asked(b)) == (f"content_type: no {b}", f"realm_read: may not read {b}")
+    # The old URI in what else the policies see: another declared field, the context.
+    assert move(reasons, asked(a, retention_policy=a), asked(b, retention_policy=a)) is None
+    in_context = Asked(PolicyInput(subject, "read", {"uri": a, "realm": "r"}, {"about": a}), "", {})
+    in_context.prefix = request_key(subject.model_dump(mode="json"), "read", {"about": a})
+    assert move(reasons, in_context, asked(b)) is None
+    # Escaped alike: a URI with a quote or non-ASCII is still found.
+    odd = 'artifact://r/x/"é".json'
+    assert move((f"x: {odd}",), asked(odd, retention_policy=odd), asked(b, retention_policy=odd)) is None
+    assert move((f"x: {odd}",), asked(odd), asked(b)) == (f"x: {b}",)
     # Reasons the replacement would reorder, or that were not in sorted order to begin with.
     suffixed = (f"x: {a}", f"x: {a}9")
-    assert transfer_reasons(suffixed, inputs, source, {"uri": "artifact://r/x/3.json"}, rest="{}") is not None
+    assert move(suffixed, asked(a), asked("artifact://r/x/3.json")) is not None
     reordered = (f"x: {a}", "x: artifact://r/x/1.jsoo")  # sorted; with b in place of a it would not be
-    assert transfer_reasons(reordered, inputs, source, target, rest="{}") is None
-    assert transfer_reasons(tuple(reversed(reasons)), inputs, source, target, rest="{}") is None
+    assert move(reordered, asked(a), asked(b)) is None
+    assert move(tuple(reversed(reasons)), asked(a), asked(b)) is None
     # Not strings: nothing to replace.
-    assert transfer_reasons(reasons, inputs, source, {"uri": 7}, rest="{}") is None
-    # The same URI: the reasons as they are.
-    assert transfer_reasons(reasons, inputs, source, dict(source), rest="{}") == reasons
+    assert move(reasons, asked(a), asked(7)) is None
+    # The same URI: the reasons as they are; no denial remembered: nothing to move.
+    assert move(reasons, asked(a), asked(a)) == reasons
+    assert DecisionCache(8).transfer(inputs, ("k",), asked(b)) is None

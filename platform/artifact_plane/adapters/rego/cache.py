@@ -24,19 +24,20 @@ from typing import Any
 from artifact_plane.adapters.rego.evaluation import Decision
 from artifact_plane.adapters.rego.inputs import (
     DecisionInputs,
+    fixed_text,
     resource_allow_key,
     resource_key,
     transfer_reasons,
 )
 from artifact_plane.models import PolicyInput
 
-__all__ = ["Asked", "CacheKey", "DecisionCache", "Denial", "KeyMemo", "allow_key", "exact_key"]
+__all__ = ["Asked", "CacheKey", "DecisionCache", "Denial", "KeyMemo", "allow_key", "denial_of", "exact_key"]
 
 CacheKey = tuple[Hashable, ...]  # (revision, "exact" | "allow", request key, resource key)
 # One call's resource keys: (id(resource), projected) → (the declaration it was made under, key).
 KeyMemo = dict[tuple[int, bool], tuple[DecisionInputs, Hashable]]
-# A denial and the declared fields of the resource it was made for.
-Denial = tuple[Decision, dict[str, Any]]
+# A denial, the glob fields of the resource it was made for, and fixed_text of that request.
+Denial = tuple[Decision, dict[str, Any], str]
 
 
 class Asked:
@@ -83,6 +84,13 @@ def exact_key(revision: str, inputs: DecisionInputs, asked: Asked) -> CacheKey:
     return (revision, "exact", asked.prefix, asked.resource_key(inputs, project=False))
 
 
+def denial_of(decision: Decision, inputs: DecisionInputs, asked: Asked) -> Denial:
+    """What :meth:`DecisionCache.transfer` needs to move ``decision`` to other URIs."""
+    resource = asked.request.resource
+    globs = {name: resource.get(name) for name, _ in inputs.globs}
+    return decision, globs, fixed_text(resource, inputs, asked.prefix)
+
+
 class DecisionCache:
     """Answers by key, least recently used dropped past ``size``; safe across threads."""
 
@@ -111,14 +119,10 @@ class DecisionCache:
             if len(self._answers) > self._size:
                 self._answers.popitem(last=False)
 
-    def remember_denial(
-        self, inputs: DecisionInputs, allow: CacheKey, decision: Decision, asked: Asked
-    ) -> None:
+    def remember_denial(self, allow: CacheKey, denial: Denial) -> None:
         """Keep a denial under its projection, for :meth:`transfer` to move to other URIs."""
-        resource = asked.request.resource
-        declared = {name: resource.get(name) for name in inputs.sorted_fields}
         with self._lock:
-            self._denials[allow] = (decision, declared)
+            self._denials[allow] = denial
             if len(self._denials) > self._size:
                 self._denials.popitem(last=False)
 
@@ -135,6 +139,6 @@ class DecisionCache:
                 source = self._denials.get(allow)
             if source is None:
                 return None
-        (verdict, reasons), declared = source
-        moved = transfer_reasons(reasons, inputs, declared, asked.request.resource, rest=asked.prefix)
+        (verdict, reasons), globs, fixed = source
+        moved = transfer_reasons(reasons, inputs, globs, asked.request.resource, fixed=fixed)
         return None if moved is None else (verdict, moved)

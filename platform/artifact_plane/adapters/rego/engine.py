@@ -42,6 +42,7 @@ from artifact_plane.adapters.rego.cache import (
     Denial,
     KeyMemo,
     allow_key,
+    denial_of,
     exact_key,
 )
 from artifact_plane.adapters.rego.evaluation import Decision, decide_documents, project, take
@@ -475,9 +476,10 @@ class RegoPolicyEngine(PolicyEngine):
                     answers[index] = decision
                 continue
             self._cache.remember(key, decision)
+            source = None
             if allow is not None and state.inputs is not None:
-                self._cache.remember_denial(state.inputs, allow, decision, documents[first])
-            source = (decision, documents[first].request.resource)
+                source = denial_of(decision, state.inputs, documents[first])
+                self._cache.remember_denial(allow, source)
             for index in members[1:]:
                 if keys[index][0] == key and key is not None:
                     answers[index] = decision

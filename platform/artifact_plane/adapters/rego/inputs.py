@@ -46,6 +46,7 @@ __all__ = [
     "collect_globs",
     "collect_limits",
     "decision_inputs",
+    "fixed_text",
     "glob_regex",
     "request_key",
     "resource_allow_key",
@@ -261,13 +262,25 @@ def _resource_key(resource: Mapping[str, Any], inputs: DecisionInputs, *, projec
     return tuple(parts)
 
 
+def fixed_text(resource: Mapping[str, Any], inputs: DecisionInputs, request: str) -> str:
+    """Everything but the glob fields that a request's policies see, as JSON text.
+
+    ``request`` is :func:`request_key` (subject, action, context); the
+    declared fields that are not glob fields follow. For requests with the
+    same :func:`resource_allow_key` it is the same text, so it is made once
+    per denial and searched by :func:`transfer_reasons`.
+    """
+    others = [resource.get(name) for name in inputs.sorted_fields if name not in inputs.glob_map]
+    return request + json.dumps(others, sort_keys=True, default=str)
+
+
 def transfer_reasons(
     reasons: Sequence[str],
     inputs: DecisionInputs,
     source: Mapping[str, Any],
     target: Mapping[str, Any],
     *,
-    rest: str,
+    fixed: str,
 ) -> tuple[str, ...] | None:
     """``source``'s denial reasons as they read for ``target``; None when that cannot be told safely.
 
@@ -275,13 +288,12 @@ def transfer_reasons(
     glob matches, every other declared field equal), a glob field changes a
     decision only through its verbatim quotes in the reasons (what the
     declaration promises), so ``target``'s reasons are ``source``'s with each
-    differing glob value replaced. ``rest`` is the rest of what the policies
-    see, as text (:func:`request_key`: subject, action, context). Refused
-    (None), so the request is evaluated instead, when a value is not a string,
-    when the old value also occurs in ``rest`` or another declared field (it
-    would be replaced there too), or
-    when the replacement would reorder the reasons (the policies sort them;
-    an order that is not sorted might depend on the value).
+    differing glob value replaced. ``fixed`` is :func:`fixed_text` of the
+    source. Refused (None), so the request is evaluated instead, when a value
+    is not a string, when the old value also occurs in ``fixed`` (it would be
+    replaced there too), or when the replacement would reorder the reasons
+    (the policies sort them; an order that is not sorted might depend on the
+    value).
     """
     moved = list(reasons)
     for name, _ in inputs.globs:
@@ -290,11 +302,8 @@ def transfer_reasons(
             continue
         if not isinstance(old, str) or not isinstance(new, str) or not old:
             return None
-        if old in rest or json.dumps(old)[1:-1] in rest:  # rest is JSON: look for it escaped too
+        if json.dumps(old)[1:-1] in fixed:  # both escaped alike (json.dumps, ASCII)
             return None
-        for other in inputs.sorted_fields:
-            if other != name and old in json.dumps(source.get(other), ensure_ascii=False):
-                return None
         moved = [reason.replace(old, new) for reason in moved]
     if len(moved) > 1 and not (list(reasons) == sorted(reasons) and moved == sorted(moved)):
         return None
