@@ -578,9 +578,9 @@ def test_json_cells_read_the_same_from_text_and_bytes_and_empties_are_never_shar
     """SQLite hands the JSON deserializer text, psycopg the JSONB's bytes: both take the same path."""
     import json
 
-    from artifact_plane.adapters.sql.engine import _loads_json
+    from artifact_plane.adapters.sql.engine import loads_json
 
-    first, second = _loads_json(text), _loads_json(text)
+    first, second = loads_json(text), loads_json(text)
     assert first == second == json.loads(text)
     if isinstance(first, list | dict):
         assert first is not second  # a caller may change what it got

@@ -28,7 +28,7 @@ from artifact_plane.errors import ConfigurationError
 if TYPE_CHECKING:
     from artifact_plane.settings import Settings
 
-__all__ = ["SqlDatabase", "normalize_url"]
+__all__ = ["SqlDatabase", "loads_json", "normalize_url"]
 
 # Most JSON cells are empty lists or objects (tags, capabilities, metadata):
 # answered without the decoder, the common case of every record read. SQLite
@@ -36,7 +36,8 @@ __all__ = ["SqlDatabase", "normalize_url"]
 _EMPTY_JSON: dict[str | bytes, Any] = {"[]": [], "{}": {}, b"[]": [], b"{}": {}}
 
 
-def _loads_json(text: str | bytes) -> Any:
+def loads_json(text: str | bytes) -> Any:
+    """A JSON cell as the database hands it (text or bytes); empty lists and objects skip the decoder."""
     empty = _EMPTY_JSON.get(text)
     if empty is not None:
         return type(empty)()  # a fresh list or dict: callers may change what they get
@@ -112,7 +113,7 @@ class SqlDatabase:
             if "connect_timeout" not in str(url):
                 connect_args.setdefault("connect_timeout", 10)
             engine_options["connect_args"] = connect_args
-        engine_options.setdefault("json_deserializer", _loads_json)
+        engine_options.setdefault("json_deserializer", loads_json)
         try:
             self.engine: Engine = create_engine(self.url, **engine_options)
         except (ImportError, NoSuchModuleError) as exc:

@@ -6,9 +6,9 @@ only the asked columns and turns each row into the document those calls
 would give, value for value (the registry contract suite checks it on every
 backend):
 
-* JSON columns (tags and the like) are selected as text and parsed here,
-  ``"[]"`` without a parser call; psycopg hands JSONB back already parsed,
-  which is taken as it is;
+* JSON columns (tags and the like) are selected as text and parsed here by
+  the engine's own ``loads_json`` (empty ones without a decoder call), not
+  through SQLAlchemy's JSON type; psycopg hands JSONB back already parsed;
 * timestamps are written as pydantic writes them in JSON mode;
 * ``inherited_tags`` of rows from before revision 0005 (NULL) is ``[]``, as
   ``record_from_row`` reads it.
@@ -20,7 +20,6 @@ instant, so no other row pays for parsing a timestamp on SQLite.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +27,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from sqlalchemy import Connection, String, Text, type_coerce
 
+from artifact_plane.adapters.sql.engine import loads_json
 from artifact_plane.adapters.sql.filters import filtered_artifacts
 from artifact_plane.adapters.sql.tables import artifacts
 from artifact_plane.models import ArtifactFilter, scanned_fields
@@ -43,9 +43,8 @@ _TIMESTAMP = TypeAdapter(datetime)
 
 
 def _json(value: Any) -> Any:
-    if isinstance(value, str):
-        return [] if value == "[]" else json.loads(value)
-    return value  # psycopg parsed the JSONB already
+    # SQLite's text, parsed here; psycopg parsed the JSONB already (through loads_json too).
+    return loads_json(value) if isinstance(value, str) else value
 
 
 def _tag_list(value: Any) -> Any:
