@@ -195,7 +195,7 @@ def _records(count: int, *, start: int) -> list[Any]:
 
 
 async def _audit_once(
-    root: Path, workers: int, *, checks: Any = None, realm: str | None = "owner"
+    root: Path, workers: int, *, checks: Any = None, realm: str | None
 ) -> tuple[Any, float, dict[str, Any]]:
     from artifact_plane.audit import DEFAULT_CHECKS, audit_policies
     from artifact_plane.wiring import build_plane
@@ -226,11 +226,12 @@ def _baseline(root: Path, artifacts: int, checks: Any, realm: str | None) -> tup
     """Seconds for ``artifacts`` (scaled from a sample), denials in the sample, rows read.
 
     The same rows read with sqlite3 and every check of every artifact decided
-    by a direct regopy query (no cache, no batching), as ``realm`` (``owner``:
+    by a direct regopy query (no cache, no batching), as ``realm`` (``OWNING_REALM``:
     each artifact's own).
     """
     import sqlite3
 
+    from artifact_plane.audit import OWNING_REALM
     from artifact_plane.models import PolicyInput, Subject
     from artifact_plane.realms_manifest import load_realm_manifests, policy_data
 
@@ -245,7 +246,7 @@ def _baseline(root: Path, artifacts: int, checks: Any, realm: str | None) -> tup
     denied = 0
     for record in _records(sample, start=0):
         for check in checks:
-            acting = record.realm if realm == "owner" else realm
+            acting = record.realm if realm == OWNING_REALM else realm
             subject = Subject(id=record.created_by, tenant=TENANT, roles=check.roles, realm=acting)
             asked = PolicyInput(subject=subject, action=check.action, resource=record.resource())
             denied += not direct.decide(asked.document())
@@ -276,7 +277,7 @@ async def run_audit(root: Path, *, artifacts: int, workers: Sequence[int] = (1, 
     on a sample and scaled. The audit runs once per entry of ``workers``
     (worker processes deciding in parallel; 1: this process only).
     """
-    from artifact_plane.audit import DEFAULT_CHECKS, AuditCheck
+    from artifact_plane.audit import DEFAULT_CHECKS, OWNING_REALM, AuditCheck
     from artifact_plane.wiring import build_plane
 
     section = Section("Policy audit: audit run over stored artifacts vs raw rows + direct regopy")
@@ -288,11 +289,11 @@ async def run_audit(root: Path, *, artifacts: int, workers: Sequence[int] = (1, 
     await plane.close()
 
     sample = min(artifacts, BASELINE_SAMPLE)
-    theirs, baseline_denied, rows_read = _baseline(root, artifacts, DEFAULT_CHECKS, "owner")
+    theirs, baseline_denied, rows_read = _baseline(root, artifacts, DEFAULT_CHECKS, OWNING_REALM)
 
     runs: dict[str, Any] = {}
     for count in workers:
-        report, ours, counts = await _audit_once(root, count)
+        report, ours, counts = await _audit_once(root, count, realm=OWNING_REALM)
         per_million = ours / artifacts * 1_000_000
         label = "this process" if count == 1 else f"{count} worker processes"
         late = counts["late_vs_early"]
